@@ -1,0 +1,82 @@
+"""The errors tailjit reports to its user.
+
+Every error the CLI turns into a message and exit code 1 is a `TailjitError`.
+Messages say what is wrong, where (``path:line`` when there is a file), and
+what to do about it. Anything else reaching the CLI is a bug: exit 3.
+"""
+
+from __future__ import annotations
+
+
+class TailjitError(Exception):
+    """Base of all reported errors. ``hint`` says what to do next."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(TailjitError):
+    """``tailjit.yaml`` is missing, malformed or inconsistent with the base policy."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        return _located(self.path, self.line, self.message)
+
+
+class PolicyError(ConfigError):
+    """The base policy file cannot be parsed or lacks what the config declares."""
+
+
+class GrantError(TailjitError):
+    """One grant file is invalid. Collected, never raised past the loader on main."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        return _located(self.path, self.line, self.message)
+
+
+class UnsafePlan(TailjitError):
+    """The plan exceeds a safety limit; ``--force`` overrides."""
+
+
+class DriftError(TailjitError):
+    """The live policy was edited outside git."""
+
+
+class ConflictError(TailjitError):
+    """Somebody else wrote the live policy between our read and our write, too often."""
+
+
+class BackendError(TailjitError):
+    """The live policy could not be read, validated or written."""
+
+
+class CredentialError(BackendError):
+    """No usable credential, or the one found was refused."""
+
+
+class GitError(TailjitError):
+    """A git operation could not be done (dirty tree, missing history, push refused)."""
+
+
+def _located(path: str | None, line: int | None, message: str) -> str:
+    if path is None:
+        return message
+    if line is None:
+        return f"{path}: {message}"
+    return f"{path}:{line}: {message}"
