@@ -1,0 +1,279 @@
+"""The ``tailjit`` command line. Wiring only: the one place that prints results and picks exit codes.
+
+Exit codes: 0 ok, 1 a reported error (bad file, refused write, drift …),
+2 a usage error (and ``plan --detailed-exitcode`` with changes), 3 an
+unexpected error (a bug: the traceback goes to a log file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__, github
+from .apply import reconcile
+from .backends import open_backend
+from .backends.base import Backend
+from .config import DEFAULT_CONFIG
+from .durations import format_time, parse_time
+from .errors import GrantError, TailjitError
+from .gitrepo import merge_times
+from .plan import make_plan
+from .report import STATUS_COLUMNS, format_plan, format_table, status_rows
+from .workspace import Workspace, open_workspace
+
+
+class Time(click.ParamType):
+    """An ISO 8601 time with a zone, for ``--at``."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+AT_OPTION = click.option("--at", "at", type=Time(), default=None,
+                         help="Evaluate grants at this time instead of now (ISO 8601 with a zone, "
+                              "e.g. 2026-11-25T09:00:00Z).")
+
+
+@dataclass
+class App:
+    """What the global options chose; commands ask it for the workspace and the backend."""
+
+    config_path: Path
+    backend_spec: str | None
+
+    def workspace(self) -> Workspace:
+        return open_workspace(self.config_path, merge_times)
+
+    def backend(self, ws: Workspace) -> Backend:
+        return open_backend(self.backend_spec or ws.config.backend, ws.config)
+
+
+def _now(at: datetime | None) -> datetime:
+    return at if at is not None else datetime.now(UTC)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+              show_default=True, help="The access repository's tailjit.yaml; its parent's parent is the root.")
+@click.option("--backend", "backend_spec", metavar="SPEC", default=None,
+              help="Where the live policy is: 'tailscale' (the API) or 'file:PATH' (a local file standing "
+                   "in for the tailnet). Overrides the config's 'backend'.")
+@click.version_option(__version__, prog_name="tailjit")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, backend_spec: str | None) -> None:
+    """Just-in-time access to a Tailscale tailnet, as GitOps.
+
+    Grant files under policy/grants/<target>/ add a user to a target's group
+    until they expire. tailjit renders the policy file from the base policy
+    plus the grants active now, and reconciles the tailnet to it.
+
+    \b
+    Typical use:
+      tailjit validate            check config, base policy and grant files
+      tailjit plan                show what would change in the tailnet
+      tailjit apply               make the change (If-Match protected)
+      tailjit status              who has access now, and for how long
+    """
+    ctx.obj = App(config_path, backend_spec)
+
+
+@cli.command()
+@AT_OPTION
+@click.pass_obj
+def validate(app: App, at: datetime | None) -> int:
+    """Check tailjit.yaml, the base policy and every grant file.
+
+    Every problem is printed as path:line: message (and as a GitHub annotation
+    inside Actions). Exits 1 when there is any: use it as the pull-request check.
+    """
+    now = _now(at)
+    ws = app.workspace()
+    problems = ws.problems(now)
+    rendered = ws.render(now)
+    rendered_errors = open_backend("file:/dev/null", ws.config).validate(rendered).errors
+    for error in problems:
+        _report_grant_error(error, "error")
+    for message in rendered_errors:
+        click.echo(f"{ws.base_path}: the rendered policy is invalid: {message}", err=True)
+        github.annotate("error", message, path=ws.base_path)
+    if problems or rendered_errors:
+        click.echo(f"{len(problems) + len(rendered_errors)} problem(s) found.", err=True)
+        return 1
+    click.echo(f"OK: {len(ws.config.targets)} target(s), {len(ws.loaded.grants)} grant file(s), "
+               f"base policy {ws.base_path}.")
+    return 0
+
+
+@cli.command()
+@AT_OPTION
+@click.pass_obj
+def render(app: App, at: datetime | None) -> int:
+    """Print the desired policy: the base policy plus the grants active now."""
+    ws = app.workspace()
+    _warn_problems(ws, _now(at))
+    sys.stdout.buffer.write(ws.render(_now(at)))
+    sys.stdout.flush()
+    return 0
+
+
+@cli.command()
+@AT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (with an RFC 6902 patch).")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes, 0 when there are none (as terraform plan does).")
+@click.pass_obj
+def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool) -> int:
+    """Show what apply would change in the tailnet: grants, revocations, drift, other edits. Writes nothing."""
+    now = _now(at)
+    ws = app.workspace()
+    _warn_problems(ws, now)
+    backend = app.backend(ws)
+    try:
+        live = backend.get()
+    finally:
+        backend.close()
+    the_plan = make_plan(live.text, ws.render(now), ws.config.targets)
+    if as_json:
+        click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **the_plan.data}, indent=2))
+    else:
+        click.echo(format_plan(the_plan, backend.name, now), nl=False)
+        github.summary(format_plan(the_plan, backend.name, now))
+    return 2 if detailed_exitcode and the_plan.has_changes else 0
+
+
+@cli.command()
+@AT_OPTION
+@click.option("--force", is_flag=True,
+              help="Overwrite drift with the rendered policy (the replaced text is saved under "
+                   ".tailjit/backups/) and skip the safety limits.")
+@click.option("--dry-run", is_flag=True, help="Plan and validate with the tailnet, but do not write.")
+@click.pass_obj
+def apply(app: App, at: datetime | None, force: bool, dry_run: bool) -> int:
+    """Make the tailnet match the repository: grant what is active, revoke what is not.
+
+    The write carries If-Match with the version the plan was made against; if
+    somebody wrote in between, tailjit reads again and re-plans. Invalid grant
+    files are reported and grant nothing, but never stop revocation; the run
+    then exits 1 so that it shows red.
+    """
+    now = _now(at)
+    ws = app.workspace()
+    problems = _warn_problems(ws, now)
+    backend = app.backend(ws)
+    try:
+        outcome = reconcile(backend, ws.render(now), ws.config.targets, ws.config.safety,
+                            force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text))
+    finally:
+        backend.close()
+    report = format_plan(outcome.plan, backend.name, now)
+    click.echo(report, nl=False)
+    github.summary(report)
+    for warning in outcome.validation.warnings if outcome.validation else ():
+        click.echo(f"warning from {backend.name}: {warning}", err=True)
+    if outcome.backup is not None:
+        click.echo(f"Saved the replaced live policy to {ws.config.relative(outcome.backup)}.")
+    if outcome.written:
+        click.echo(f"Applied to {backend.name}.")
+    elif dry_run and outcome.plan.has_changes:
+        click.echo("Dry run: the tailnet accepted the policy; nothing was written.")
+    exit_code = 0
+    if outcome.plan.drift:
+        click.echo("error: the live policy has edits made outside git (shown above); they were kept. "
+                   "Put them into the base policy, or run apply --force to overwrite them.", err=True)
+        exit_code = 1
+    if problems:
+        click.echo(f"error: {len(problems)} grant file(s) are invalid and granted nothing (see above).", err=True)
+        exit_code = 1
+    return exit_code
+
+
+@cli.command()
+@AT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def status(app: App, at: datetime | None, as_json: bool) -> int:
+    """List grants: active, pending, expired (and invalid), with the time left."""
+    now = _now(at)
+    ws = app.workspace()
+    for error in ws.errors:
+        _report_grant_error(error, "warning")
+    rows = status_rows(ws.statuses(now), now)
+    if as_json:
+        click.echo(json.dumps({"at": format_time(now), "grants": rows}, indent=2))
+    elif rows:
+        click.echo(format_table(rows, STATUS_COLUMNS), nl=False)
+    else:
+        click.echo("No grant files.")
+    return 0
+
+
+def _warn_problems(ws: Workspace, now: datetime) -> list[GrantError]:
+    problems = ws.problems(now)
+    for error in problems:
+        _report_grant_error(error, "warning")
+    return problems
+
+
+def _report_grant_error(error: GrantError, level: str) -> None:
+    click.echo(f"{error}" + (f" ({error.hint})" if error.hint else ""), err=True)
+    github.annotate(level, error.message, path=error.path, line=error.line)
+
+
+def _backup(ws: Workspace, text: bytes) -> Path:
+    folder = ws.config.root / ".tailjit" / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = ws.config.root / ".tailjit" / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"live-{stamp}.hujson"
+    path.write_bytes(text)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; map every outcome to an exit code (see the module docstring)."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="tailjit",
+                          standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        return 2 if isinstance(e, click.UsageError) else 1
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        return 130
+    except TailjitError as e:
+        click.echo(f"error: {e}", err=True)
+        if e.hint:
+            click.echo(f"hint: {e.hint}", err=True)
+        return 1
+    except Exception:
+        log = Path(tempfile.gettempdir()) / f"tailjit-crash-{os.getpid()}.log"
+        log.write_text(traceback.format_exc())
+        click.echo(f"error: unexpected internal error; the details are in {log}. Please report it.", err=True)
+        return 3
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Grant files → `Grant` values, and their evaluation at a moment in time.
+
+A grant file is ``<grants dir>/<target>/<name>.yaml``::
+
+    user: alice@example.com     # a Tailscale login
+    target: prod                # must equal the folder
+    reason: Investigate INC-1234
+    ticket: INC-1234            # optional
+    duration: 4h                # starts when the file is merged to main …
+    # expires: 2026-11-25T02:00:00Z   # … or an absolute, zone-aware end
+    # start: 2026-11-25T00:00:00Z     # optional: a scheduled window
+
+Loading never stops at the first bad file: every problem is collected as a
+`GrantError` (``path:line``), so that on main one broken file cannot block the
+revocation of everybody else's expired access.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from . import yamlfile
+from .config import Config, Target
+from .durations import format_duration, format_time, parse_duration, parse_time
+from .errors import GrantError
+from .yamlfile import YMap, YScalar
+
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\.yaml")
+#: A Tailscale login: ``name@example.com``, ``name@github``, ``name@passkey``.
+#: Deliberately narrow: nothing here can be a group, tag, autogroup, wildcard,
+#: IP address, quote, comment or newline, so a grant can only ever add one login.
+LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
+_KEYS = {"user", "target", "reason", "ticket", "duration", "expires", "start"}
+MAX_REASON = 500
+#: Files in the grants folder that are not grants and are not reported.
+IGNORED_NAMES = {".gitkeep", "README.md"}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One valid grant file. ``path`` is relative to the repository root."""
+
+    path: str
+    user: str
+    target: str
+    reason: str
+    ticket: str | None = None
+    duration: timedelta | None = None
+    expires: datetime | None = None
+    start: datetime | None = None
+    line: int = 1
+
+    @property
+    def name(self) -> str:
+        """``prod/alice.yaml``: the path below the grants folder, as shown in comments."""
+        return "/".join(self.path.split("/")[-2:])
+
+
+class State(enum.StrEnum):
+    ACTIVE = "active"
+    PENDING = "pending"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"   # a duration grant whose merge time is not known
+    INVALID = "invalid"   # valid file, but breaks a target's limits
+
+
+@dataclass(frozen=True)
+class GrantStatus:
+    """A grant evaluated at ``now``: its window and whether it gives access."""
+
+    grant: Grant
+    state: State
+    start: datetime | None
+    end: datetime | None
+    problem: str | None = None
+
+    def time_left(self, now: datetime) -> timedelta | None:
+        if self.state is State.ACTIVE and self.end is not None:
+            return self.end - now
+        if self.state is State.PENDING and self.start is not None:
+            return self.start - now
+        return None
+
+
+@dataclass(frozen=True)
+class LoadedGrants:
+    grants: tuple[Grant, ...]
+    errors: tuple[GrantError, ...]
+
+
+def load_grants(config: Config) -> LoadedGrants:
+    """Read every file below the grants folder. Never raises for a bad file."""
+    grants: list[Grant] = []
+    errors: list[GrantError] = []
+    root = config.grants_dir
+    if not root.is_dir():
+        return LoadedGrants((), ())
+    for path in sorted(root.rglob("*")):
+        rel = config.relative(path)
+        if path.name in IGNORED_NAMES or (path.is_dir() and not path.is_symlink()):
+            continue
+        parts = path.relative_to(root).parts
+        try:
+            grants.append(_load_one(path, rel, parts, config.targets))
+        except GrantError as e:
+            errors.append(e)
+    return LoadedGrants(tuple(grants), tuple(errors))
+
+
+def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str, Target]) -> Grant:
+    if path.is_symlink():
+        raise GrantError("grant files may not be symbolic links", path=rel)
+    if len(parts) != 2:
+        raise GrantError("a grant file belongs in <grants>/<target>/<name>.yaml", path=rel,
+                         hint="move it into the folder of the target it grants")
+    folder, name = parts
+    if not FILE_NAME.fullmatch(name):
+        raise GrantError(f"file name {name!r} is not allowed: use letters, digits and . _ @ + - and end in .yaml",
+                         path=rel)
+    if folder not in targets:
+        raise GrantError(f"unknown target {folder!r}; targets in tailjit.yaml: {', '.join(sorted(targets))}",
+                         path=rel)
+    try:
+        doc = yamlfile.load(path.read_bytes())
+    except yamlfile.YAMLFileError as e:
+        raise GrantError(e.message, path=rel, line=e.line) from None
+    except OSError as e:
+        raise GrantError(f"cannot read: {e.strerror}", path=rel) from None
+    return parse_grant(doc, rel, folder)
+
+
+def parse_grant(doc: yamlfile.Node | None, rel: str, folder: str) -> Grant:
+    """Check one parsed grant document; ``folder`` is the target its path names."""
+    if not isinstance(doc, YMap):
+        raise GrantError("a grant file is a mapping with user, target, reason and duration or expires",
+                         path=rel, line=getattr(doc, "line", 1))
+    for key in doc:
+        if key not in _KEYS:
+            raise GrantError(f"unknown key {key!r}; expected: {', '.join(sorted(_KEYS))}",
+                             path=rel, line=doc.line_of(key))
+
+    def text(key: str, required: bool) -> str | None:
+        node = doc.get(key)
+        if yamlfile.is_null(node):
+            if required:
+                raise GrantError(f"missing {key!r}", path=rel, line=doc.line)
+            return None
+        if not isinstance(node, YScalar):
+            raise GrantError(f"{key!r} must be a single value", path=rel, line=doc.line_of(key))
+        return node.value
+
+    user = text("user", True) or ""
+    if not LOGIN.fullmatch(user):
+        raise GrantError(_bad_user(user), path=rel, line=doc.line_of("user"))
+    target = text("target", True) or ""
+    if target != folder:
+        raise GrantError(f"target {target!r} does not match the folder {folder!r} the file is in",
+                         path=rel, line=doc.line_of("target"))
+    reason = (text("reason", True) or "").strip()
+    if not reason:
+        raise GrantError("'reason' must say why access is needed", path=rel, line=doc.line_of("reason"))
+    if len(reason) > MAX_REASON:
+        raise GrantError(f"'reason' is {len(reason)} characters; the limit is {MAX_REASON}",
+                         path=rel, line=doc.line_of("reason"))
+    duration_text = text("duration", False)
+    expires_text = text("expires", False)
+    start_text = text("start", False)
+    if (duration_text is None) == (expires_text is None):
+        raise GrantError("give exactly one of 'duration' (e.g. 4h) or 'expires' (e.g. 2026-11-25T02:00:00Z)",
+                         path=rel, line=doc.line)
+    duration = expires = start = None
+    try:
+        if duration_text is not None:
+            duration = parse_duration(duration_text)
+    except ValueError as e:
+        raise GrantError(str(e), path=rel, line=doc.line_of("duration")) from None
+    for key, raw in (("expires", expires_text), ("start", start_text)):
+        if raw is None:
+            continue
+        try:
+            when = parse_time(raw)
+        except ValueError as e:
+            raise GrantError(f"{key}: {e}", path=rel, line=doc.line_of(key)) from None
+        if key == "expires":
+            expires = when
+        else:
+            start = when
+    if start is not None and expires is not None and expires <= start:
+        raise GrantError("'expires' is not after 'start'", path=rel, line=doc.line_of("expires"))
+    return Grant(path=rel, user=user, target=target, reason=reason, ticket=text("ticket", False),
+                 duration=duration, expires=expires, start=start, line=doc.line)
+
+
+def _bad_user(user: str) -> str:
+    lowered = user.lower()
+    if "*" in user:
+        kind = "a wildcard"
+    elif lowered.startswith(("group:", "tag:", "autogroup:")):
+        kind = f"a {lowered.split(':')[0]}"
+    elif "@" not in user:
+        kind = "not a login"
+    else:
+        kind = "not a login (only letters, digits and . _ % + - before the @)"
+    return (f"'user' must be one Tailscale login such as alice@example.com or alice@github; "
+            f"{user[:80]!r} is {kind}")
+
+
+def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | None = None) -> GrantStatus:
+    """Where ``grant`` stands at ``now``.
+
+    The start is the explicit ``start`` or else ``merged_at`` (when the file
+    reached main). A ``duration`` grant with neither has an unknown start and
+    grants nothing. An ``expires`` grant with neither is measured from ``now``.
+    """
+    start = grant.start or merged_at
+    if grant.duration is not None and grant.duration > target.max_duration:
+        return GrantStatus(grant, State.INVALID, start, None if start is None else start + grant.duration,
+                           f"duration {format_duration(grant.duration)} is longer than target {target.name!r} "
+                           f"allows ({format_duration(target.max_duration)}); granting nothing")
+    if grant.duration is not None:
+        if start is None:
+            return GrantStatus(grant, State.UNKNOWN, None, None,
+                               "start unknown: a duration grant starts when it is merged to main, and no "
+                               "git history of this file was found (shallow clone?); granting nothing")
+        end = start + grant.duration
+    else:
+        assert grant.expires is not None
+        end = grant.expires
+    span = end - (start or now)
+    if span > target.max_duration and (start is not None or end > now):
+        return GrantStatus(grant, State.INVALID, start, end,
+                           f"lasts {format_duration(span)}, longer than target {target.name!r} allows "
+                           f"({format_duration(target.max_duration)}); granting nothing")
+    if start is not None and now < start:
+        return GrantStatus(grant, State.PENDING, start, end)
+    if now >= end:
+        return GrantStatus(grant, State.EXPIRED, start, end)
+    return GrantStatus(grant, State.ACTIVE, start, end)
+
+
+def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: datetime,
+                 merged_at: Mapping[str, datetime] | None = None) -> tuple[GrantStatus, ...]:
+    times = merged_at or {}
+    return tuple(evaluate(g, targets[g.target], now, times.get(g.path)) for g in grants)
+
+
+def active(statuses: Sequence[GrantStatus]) -> list[GrantStatus]:
+    return [s for s in statuses if s.state is State.ACTIVE]
+
+
+def describe_window(status: GrantStatus) -> str:
+    start = format_time(status.start) if status.start else "merge"
+    end = format_time(status.end) if status.end else "?"
+    return f"{start} → {end}"

@@ -1,0 +1,292 @@
+"""Live policy vs desired policy → `Plan`. Pure: values in, a value out.
+
+Drift: a policy tailjit wrote starts with a header carrying the digest of the
+rest of the text. When the live text's digest does not match (an edit in the
+admin console, another tool), the plan is a *drift plan*: instead of the
+rendered policy it proposes the live text with only the target groups'
+member arrays replaced by the rendered ones. Access changes still happen
+(expired grants go, active ones come), the outside edit is kept and shown,
+and the header keeps the rendered digest, so the drift is reported again on
+every run until the base policy in git takes the edit in. ``force`` proposes
+the rendered policy instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonpatch
+
+from . import hujson
+from .config import Safety, Target
+from .errors import UnsafePlan
+from .render import MEMBER_COMMENT, body_digest, first_line_end, parse_policy, split_header
+
+JSONValue = Any
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """A login entering or leaving a group.
+
+    ``kind``: ``grant`` (an active grant file adds it), ``revoke`` (a member
+    tailjit had added leaves: expired or deleted grant), ``add`` / ``remove``
+    (a permanent member changes, from the base policy or undoing an outside edit).
+    """
+
+    group: str
+    user: str
+    kind: str
+    detail: str = ""
+
+    @property
+    def data(self) -> dict[str, str]:
+        return {"group": self.group, "user": self.user, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Plan:
+    live: bytes
+    rendered: bytes
+    proposed: bytes
+    drift: bool = False
+    drift_diff: str = ""
+    created: bool = False
+    member_changes: tuple[MemberChange, ...] = ()
+    other_changes: tuple[dict[str, JSONValue], ...] = ()
+    patch: tuple[dict[str, JSONValue], ...] = ()
+    diff: str = ""
+    existing_members: int = 0
+    existing_entries: int = 0
+    changed_entries: int = 0
+    forced: bool = False
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_changes(self) -> bool:
+        return self.proposed != self.live
+
+    def changes_of(self, kind: str) -> list[MemberChange]:
+        return [c for c in self.member_changes if c.kind == kind]
+
+    @property
+    def removed_members(self) -> int:
+        """Permanent members this plan removes. Revocations never count: revoking is never blocked."""
+        return len(self.changes_of("remove"))
+
+    def raise_if_unsafe(self, safety: Safety) -> None:
+        """Refuse a plan that removes or rewrites too much of what exists (``--force`` skips this)."""
+        problems = []
+        if (self.existing_members >= safety.min_existing
+                and self.removed_members > self.existing_members * safety.max_removed_members + 1e-9):
+            problems.append(f"it removes {self.removed_members} of {self.existing_members} permanent group "
+                            f"members (limit {safety.max_removed_members:.0%})")
+        if (self.existing_entries >= safety.min_existing
+                and self.changed_entries > self.existing_entries * safety.max_changed_entries + 1e-9):
+            problems.append(f"it changes {self.changed_entries} of {self.existing_entries} policy entries "
+                            f"(limit {safety.max_changed_entries:.0%})")
+        if problems:
+            raise UnsafePlan("unsafe plan: " + "; ".join(problems),
+                             hint="check the plan; if it is intended, apply with --force, or raise the "
+                                  "limits under 'safety' in tailjit.yaml")
+
+    @property
+    def data(self) -> dict[str, JSONValue]:
+        """The plan as plain JSON data: what ``plan --json`` prints and the PR comment reads."""
+        return {
+            "changes": self.has_changes,
+            "created": self.created,
+            "drift": self.drift,
+            "drift_diff": self.drift_diff,
+            "forced": self.forced,
+            "counts": {
+                "grant": len(self.changes_of("grant")),
+                "revoke": len(self.changes_of("revoke")),
+                "add": len(self.changes_of("add")),
+                "remove": len(self.changes_of("remove")),
+                "other": self.changed_entries,
+            },
+            "member_changes": [c.data for c in self.member_changes],
+            "other_changes": list(self.other_changes),
+            "patch": list(self.patch),
+            "diff": self.diff,
+            "warnings": list(self.warnings),
+        }
+
+
+def make_plan(live: bytes, rendered: bytes, targets: Mapping[str, Target], *, force: bool = False) -> Plan:
+    """Compare ``live`` with the ``rendered`` desired policy and say what apply would write."""
+    target_groups = {t.group for t in targets.values()}
+    if not live.strip():
+        return _describe(live, rendered, rendered, target_groups, created=True)
+    digest, live_body = split_header(live)
+    _, rendered_body = split_header(rendered)
+    managed = digest is not None and digest == body_digest(live_body)
+    if managed or live_body == rendered_body or force:
+        return _describe(live, rendered, rendered, target_groups, forced=force and not managed)
+    patched = patch_target_groups(live_body, rendered, target_groups)
+    _, patched_body = split_header(patched)
+    drift_diff = unified_diff(rendered_body, patched_body, "git (rendered)", "live (edited outside git)")
+    return _describe(live, rendered, patched, target_groups, drift=patched_body != rendered_body,
+                     drift_diff=drift_diff)
+
+
+def patch_target_groups(live_body: bytes, rendered: bytes, target_groups: Iterable[str]) -> bytes:
+    """``live_body`` with each target group's member array taken from ``rendered``, plus rendered's header."""
+    header_end = rendered.find(b"\n") + 1
+    live_policy = parse_policy(live_body, "live policy")
+    rendered_policy = parse_policy(rendered, "rendered policy")
+    live_groups = _groups(live_policy)
+    rendered_groups = _groups(rendered_policy)
+    assert rendered_groups is not None
+    for group in sorted(target_groups):
+        source = rendered_groups.get(group)
+        if source is None:
+            continue
+        if live_groups is None:
+            live_policy.patch(b'[{"op": "add", "path": "/groups", "value": {}}]')
+            live_groups = _groups(live_policy)
+            assert live_groups is not None
+        existing = live_groups.get(group)
+        if existing is not None:
+            existing.value.value = source.value.clone().value
+        else:
+            pointer = "/groups/" + group.replace("~", "~0").replace("/", "~1")
+            value = source.value.clone()
+            value.before = value.after = b""
+            live_policy.patch(b'[{"op": "add", "path": ' + hujson.Literal.from_python(pointer).raw
+                              + b', "value": ' + value.pack() + b"}]")
+    return rendered[:header_end] + live_policy.pack()
+
+
+def _groups(policy: hujson.Value) -> hujson.Object | None:
+    top = policy.value
+    assert isinstance(top, hujson.Object)
+    member = top.get("groups")
+    if member is None or not isinstance(member.value.value, hujson.Object):
+        return None
+    return member.value.value
+
+
+def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[str], *,
+              created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False) -> Plan:
+    live_data: JSONValue = {}
+    annotations: dict[tuple[str, str], str] = {}
+    if not created:
+        live_policy = parse_policy(split_header(live)[1], "live policy")
+        live_data = live_policy.to_python()
+        annotations = member_comments(live_policy, target_groups)
+    proposed_policy = parse_policy(split_header(proposed)[1], "desired policy")
+    proposed_data = proposed_policy.to_python()
+    granted = member_comments(proposed_policy, target_groups)
+    member_changes = _member_changes(live_data, proposed_data, target_groups, annotations, granted)
+    other = _without_target_groups(live_data, target_groups), _without_target_groups(proposed_data, target_groups)
+    other_ops = tuple(jsonpatch.make_patch(other[0], other[1]).patch) if live_data != proposed_data else ()
+    patch = tuple(jsonpatch.make_patch(live_data, proposed_data).patch) if live_data != proposed_data else ()
+    return Plan(
+        live=live, rendered=rendered, proposed=proposed, drift=drift, drift_diff=drift_diff,
+        created=created, member_changes=member_changes, other_changes=other_ops, patch=patch,
+        diff=unified_diff(live, proposed, "live", "desired") if live != proposed else "",
+        existing_members=_count_members(live_data), existing_entries=_count_entries(live_data),
+        changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
+    )
+
+
+def member_comments(policy: hujson.Value, groups: Iterable[str]) -> dict[tuple[str, str], str]:
+    """``(group, login) -> "prod/alice.yaml until …"`` for members carrying a tailjit comment."""
+    found: dict[tuple[str, str], str] = {}
+    container = _groups(policy)
+    if container is None:
+        return found
+    for group in groups:
+        member = container.get(group)
+        if member is None or not isinstance(member.value.value, hujson.Array):
+            continue
+        elements = member.value.value.elements
+        for i, element in enumerate(elements):
+            if not isinstance(element.value, hujson.Literal) or not element.value.is_string():
+                continue
+            following = elements[i + 1].before if i + 1 < len(elements) else member.value.value.after
+            note = _tailjit_note((element.after or b"") + _first_line(following))
+            if note is not None:
+                found[(group, str(element.value.to_python()))] = note
+    return found
+
+
+def _first_line(extra: bytes) -> bytes:
+    cut = first_line_end(extra)
+    return extra if cut < 0 else extra[:cut]
+
+
+def _tailjit_note(extra: bytes) -> str | None:
+    marker = MEMBER_COMMENT.encode()
+    at = extra.find(marker)
+    if at < 0:
+        return None
+    note = extra[at + len(marker):]
+    for stop in (b"*/", b"\n"):
+        cut = note.find(stop)
+        if cut >= 0:
+            note = note[:cut]
+    return note.decode("utf-8", "replace").strip()
+
+
+def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],
+                    annotations: Mapping[tuple[str, str], str],
+                    granted: Mapping[tuple[str, str], str]) -> tuple[MemberChange, ...]:
+    live_groups = _group_lists(live)
+    proposed_groups = _group_lists(proposed)
+    changes: list[MemberChange] = []
+    for group in sorted(set(live_groups) | set(proposed_groups)):
+        before = live_groups.get(group, [])
+        after = proposed_groups.get(group, [])
+        for user in sorted(set(after) - set(before)):
+            note = granted.get((group, user))
+            changes.append(MemberChange(group, user, "grant" if note else "add", note or ""))
+        for user in sorted(set(before) - set(after)):
+            note = annotations.get((group, user)) if group in target_groups else None
+            changes.append(MemberChange(group, user, "revoke" if note else "remove", note or ""))
+    return tuple(changes)
+
+
+def _group_lists(data: JSONValue) -> dict[str, list[str]]:
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, dict):
+        return {}
+    return {name: [m for m in members if isinstance(m, str)]
+            for name, members in groups.items() if isinstance(members, list)}
+
+
+def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValue:
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+        return data
+    trimmed = dict(data)
+    trimmed["groups"] = {k: copy.deepcopy(v) for k, v in data["groups"].items() if k not in target_groups}
+    return trimmed
+
+
+def _count_members(data: JSONValue) -> int:
+    return sum(len(members) for members in _group_lists(data).values())
+
+
+def _count_entries(data: JSONValue) -> int:
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(v) if isinstance(v, list | dict) else 1 for v in data.values())
+
+
+def _entry_of(pointer: str) -> tuple[str, ...]:
+    """``/acls/3/dst/0`` → ``("acls", "3")``: the policy entry an operation touches."""
+    parts = pointer.split("/")[1:3]
+    return tuple(p.replace("~1", "/").replace("~0", "~") for p in parts)
+
+
+def unified_diff(old: bytes, new: bytes, old_name: str, new_name: str) -> str:
+    lines = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(keepends=True),
+                                 new.decode("utf-8", "replace").splitlines(keepends=True),
+                                 fromfile=old_name, tofile=new_name, n=3)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

@@ -1,0 +1,125 @@
+"""Strict YAML reading for tailjit.yaml and grant files, with line numbers.
+
+Grant files are written by requesters and read by the reconciler with
+production credentials, so the reader is deliberately narrow:
+
+* the document is composed (not constructed), so YAML 1.1 surprises never
+  happen: ``user: no`` stays the string ``"no"`` and ``expires: 2026-11-25``
+  stays a string we parse ourselves, strictly;
+* anchors, aliases and tags are refused, as are files over a size limit and
+  nesting deeper than a few levels (no "billion laughs", no stack overflow);
+* every value remembers the line it came from, for ``path:line`` errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Union
+
+import yaml
+
+MAX_BYTES = 256 * 1024
+MAX_DEPTH = 16
+
+Scalar = str
+Node = Union["YMap", "YList", "YScalar"]
+
+
+class YAMLFileError(Exception):
+    """A file is not the YAML we accept. ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True)
+class YScalar:
+    value: str
+    line: int
+    quoted: bool  # written with quotes: never null, never a number
+
+
+@dataclass(frozen=True)
+class YList:
+    items: tuple[Node, ...]
+    line: int
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.items)
+
+
+@dataclass(frozen=True)
+class YMap:
+    """A mapping with string keys in file order; ``key_lines`` maps each key to its line."""
+
+    entries: Mapping[str, Node]
+    key_lines: Mapping[str, int]
+    line: int
+
+    def get(self, key: str) -> Node | None:
+        return self.entries.get(key)
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+
+def load(data: bytes) -> Node | None:
+    """Parse one YAML document into Y* nodes. ``None`` for an empty document."""
+    if len(data) > MAX_BYTES:
+        raise YAMLFileError(f"file is {len(data)} bytes; the limit is {MAX_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise YAMLFileError(f"not UTF-8 text (byte {e.start})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise YAMLFileError(f"not valid YAML: {e.problem or e.context}", line) from None
+    except yaml.YAMLError as e:
+        raise YAMLFileError(f"not valid YAML: {e}") from None
+    except RecursionError:
+        raise YAMLFileError(f"nested too deeply (limit {MAX_DEPTH})") from None
+    if node is None:
+        return None
+    return _convert(node, 0)
+
+
+def _convert(node: yaml.Node, depth: int) -> Node:
+    line = node.start_mark.line + 1
+    if depth > MAX_DEPTH:
+        raise YAMLFileError(f"nested too deeply (limit {MAX_DEPTH})", line)
+    if getattr(node, "anchor", None):
+        raise YAMLFileError("YAML anchors and aliases are not allowed", line)
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag.startswith("!") or node.tag == "tag:yaml.org,2002:binary":
+            raise YAMLFileError(f"YAML tag {node.tag!r} is not allowed", line)
+        return YScalar(node.value, line, quoted=node.style in ("'", '"'))
+    if isinstance(node, yaml.SequenceNode):
+        return YList(tuple(_convert(item, depth + 1) for item in node.value), line)
+    if isinstance(node, yaml.MappingNode):
+        entries: dict[str, Node] = {}
+        lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YAMLFileError("mapping keys must be plain strings", key_line)
+            if key_node.value == "<<":
+                raise YAMLFileError("YAML merge keys (<<) are not allowed", key_line)
+            if key_node.value in entries:
+                raise YAMLFileError(f"key {key_node.value!r} appears twice", key_line)
+            entries[key_node.value] = _convert(value_node, depth + 1)
+            lines[key_node.value] = key_line
+        return YMap(entries, lines, line)
+    raise YAMLFileError("YAML aliases are not allowed", line)  # AliasNode after an anchor
+
+
+def is_null(node: Node | None) -> bool:
+    return node is None or (isinstance(node, YScalar) and not node.quoted
+                            and node.value in ("", "~", "null", "Null", "NULL"))
