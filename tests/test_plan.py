@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import BASE_POLICY
+from reconciler.config import Safety, Target
+from reconciler.errors import UnsafePlan
+from reconciler.grants import Grant, GrantStatus, State
+from reconciler.plan import make_plan
+from reconciler.render import render, split_header
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TARGETS = {"prod": Target("prod", "group:prod", timedelta(hours=8)),
+           "staging": Target("staging", "group:staging", timedelta(days=7))}
+BASE = BASE_POLICY.encode()
+
+
+def active(user: str, target: str = "prod") -> GrantStatus:
+    grant = Grant(path=f"policy/grants/{target}/{user.split('@')[0]}.yaml", user=user, target=target, reason="r",
+                  expires=NOW + timedelta(hours=2))
+    return GrantStatus(grant, State.ACTIVE, NOW, NOW + timedelta(hours=2))
+
+
+def test_converged_policy_has_no_changes() -> None:
+    desired = render(BASE, TARGETS, [active("alice@example.com")])
+    plan = make_plan(desired, desired, TARGETS)
+    assert not plan.has_changes
+    assert plan.member_changes == () and plan.diff == "" and not plan.drift
+
+
+def test_new_grant_and_expired_grant() -> None:
+    live = render(BASE, TARGETS, [active("alice@example.com"), active("bob@example.com", "staging")])
+    desired = render(BASE, TARGETS, [active("carol@example.com")])
+    plan = make_plan(live, desired, TARGETS)
+    assert [(c.kind, c.group, c.user) for c in plan.member_changes] == [
+        ("grant", "group:prod", "carol@example.com"),
+        ("revoke", "group:prod", "alice@example.com"),
+        ("revoke", "group:staging", "bob@example.com"),
+    ]
+    assert plan.member_changes[0].detail == "prod/carol.yaml until 2026-11-24T14:00:00Z"
+    assert plan.other_changes == () and plan.changed_entries == 0
+    assert plan.proposed == desired
+    assert '+\t\t\t"carol@example.com", // tailjit: prod/carol.yaml' in plan.diff
+    assert {"op": "remove", "path": "/groups/group:staging/0"} in plan.data["patch"]
+
+
+def test_first_write_to_an_empty_tailnet_is_a_creation() -> None:
+    desired = render(BASE, TARGETS, [])
+    plan = make_plan(b"", desired, TARGETS)
+    assert plan.created and plan.has_changes and not plan.drift and plan.proposed == desired
+
+
+def test_outside_edit_is_drift_and_kept_while_grants_change() -> None:
+    live = render(BASE, TARGETS, [active("alice@example.com")])
+    edited = live.replace(b'"tag:prod:22"', b'"tag:prod:22", "tag:db:5432"')  # an admin-console edit
+    desired = render(BASE, TARGETS, [active("carol@example.com")])
+    plan = make_plan(edited, desired, TARGETS)
+    assert plan.drift
+    assert b'"tag:db:5432"' in plan.proposed, "the outside edit is kept"
+    assert b'"carol@example.com", // tailjit' in plan.proposed and b"alice@example.com" not in plan.proposed
+    assert '+\t\t{"action": "accept", "src": ["group:prod"], "dst": ["tag:prod:22", "tag:db:5432"]},' in plan.drift_diff
+    assert split_header(plan.proposed)[0] == split_header(desired)[0], "drift stays visible on the next run"
+    again = make_plan(plan.proposed, desired, TARGETS)
+    assert again.drift and not again.has_changes
+
+
+def test_drift_resolved_once_git_takes_the_edit_in() -> None:
+    live = render(BASE, TARGETS, [])
+    edited = live.replace(b'"tag:prod:22"', b'"tag:prod:22", "tag:db:5432"')
+    new_base = BASE.replace(b'"tag:prod:22"', b'"tag:prod:22", "tag:db:5432"')
+    plan = make_plan(edited, render(new_base, TARGETS, []), TARGETS)
+    assert not plan.drift and plan.has_changes  # only the header changes
+    assert plan.diff.count("\n+") == 1
+
+
+def test_force_overwrites_drift_with_the_rendered_policy() -> None:
+    live = render(BASE, TARGETS, []).replace(b"// prod access", b"// edited in the console")
+    desired = render(BASE, TARGETS, [])
+    plan = make_plan(live, desired, TARGETS, force=True)
+    assert plan.proposed == desired and plan.forced and not plan.drift
+
+
+def test_outside_member_added_to_a_target_group_is_removed() -> None:
+    live = render(BASE, TARGETS, []).replace(b'"group:staging": []', b'"group:staging": ["mallory@example.com"]')
+    plan = make_plan(live, render(BASE, TARGETS, []), TARGETS)
+    assert [(c.kind, c.user) for c in plan.member_changes] == [("remove", "mallory@example.com")]
+    assert b"mallory" not in plan.proposed
+
+
+def test_unmanaged_policy_without_header_is_drift() -> None:
+    other = BASE.replace(b"// prod access", b"// hand-edited")
+    plan = make_plan(other, render(BASE, TARGETS, []), TARGETS)
+    assert plan.drift
+
+
+def policy_with(members: int, acls: int) -> bytes:
+    group = ", ".join(f'"u{i}@example.com"' for i in range(members))
+    rules = ",\n".join(f'{{"action": "accept", "src": ["group:prod"], "dst": ["tag:t{i}:22"]}}' for i in range(acls))
+    return f'{{"groups": {{"group:prod": [], "group:eng": [{group}]}}, "acls": [{rules}]}}'.encode()
+
+
+@pytest.mark.parametrize(("removed", "safe"), [(3, True), (4, False)])
+def test_member_removal_limit_at_the_boundary(removed: int, safe: bool) -> None:
+    live = render(policy_with(10, 1), TARGETS | {}, [])
+    base = policy_with(10, 1).replace(
+        ", ".join(f'"u{i}@example.com"' for i in range(removed)).encode() + b", ", b"")
+    plan = make_plan(live, render(base, TARGETS, []), {"prod": TARGETS["prod"]})
+    assert plan.removed_members == removed
+    if safe:
+        plan.raise_if_unsafe(Safety())
+    else:
+        with pytest.raises(UnsafePlan, match=f"removes {removed} of 10 permanent group members"):
+            plan.raise_if_unsafe(Safety())
+
+
+def test_limits_do_not_apply_below_min_existing_and_are_configurable() -> None:
+    live = render(policy_with(9, 1), TARGETS, [])
+    plan = make_plan(live, render(policy_with(0, 1), TARGETS, []), {"prod": TARGETS["prod"]})
+    plan.raise_if_unsafe(Safety())  # 9 < min_existing
+    with pytest.raises(UnsafePlan):
+        plan.raise_if_unsafe(Safety(min_existing=5))
+
+
+def test_revocations_never_count_against_the_limit() -> None:
+    many = [active(f"u{i}@example.com") for i in range(20)]
+    live = render(policy_with(0, 1), TARGETS, many)
+    plan = make_plan(live, render(policy_with(0, 1), TARGETS, []), {"prod": TARGETS["prod"]})
+    assert len(plan.changes_of("revoke")) == 20
+    plan.raise_if_unsafe(Safety(max_removed_members=0.0, min_existing=0))
+
+
+@pytest.mark.parametrize(("changed", "safe"), [(3, True), (4, False)])
+def test_entry_change_limit_at_the_boundary(changed: int, safe: bool) -> None:
+    base = policy_with(0, 8)  # 2 groups + 8 acl rules = 10 entries
+    live = render(base, TARGETS, [])
+    edited = base
+    for i in range(changed):
+        edited = edited.replace(f'"tag:t{i}:22"'.encode(), f'"tag:t{i}:443"'.encode())
+    plan = make_plan(live, render(edited, TARGETS, []), {"prod": TARGETS["prod"]})
+    assert plan.changed_entries == changed
+    if safe:
+        plan.raise_if_unsafe(Safety())
+    else:
+        with pytest.raises(UnsafePlan, match=f"changes {changed} of 10 policy entries"):
+            plan.raise_if_unsafe(Safety())

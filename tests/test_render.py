@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import BASE_POLICY, CORPUS
+from reconciler import hujson
+from reconciler.config import Target
+from reconciler.errors import PolicyError
+from reconciler.grants import Grant, GrantStatus, State
+from reconciler.render import HEADER_PREFIX, body_digest, render, split_header
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TARGETS = {
+    "prod": Target("prod", "group:prod", timedelta(hours=8)),
+    "staging": Target("staging", "group:staging", timedelta(days=7)),
+}
+
+
+def active(user: str, target: str = "prod", name: str | None = None, hours: int = 2) -> GrantStatus:
+    grant = Grant(path=f"policy/grants/{target}/{name or user.split('@')[0]}.yaml", user=user, target=target,
+                  reason="r", expires=NOW + timedelta(hours=hours))
+    return GrantStatus(grant, State.ACTIVE, NOW, NOW + timedelta(hours=hours))
+
+
+def body(text: bytes) -> bytes:
+    digest, rest = split_header(text)
+    assert digest == body_digest(rest), "the header carries the digest of the rest"
+    return rest
+
+
+def test_no_active_grant_gives_the_base_plus_one_header_line() -> None:
+    desired = render(BASE_POLICY.encode(), TARGETS, [])
+    assert desired.startswith(HEADER_PREFIX)
+    assert desired.count(b"\n") == BASE_POLICY.count("\n") + 1
+    assert body(desired) == BASE_POLICY.encode()
+
+
+def test_grant_is_appended_in_the_arrays_style_with_a_comment() -> None:
+    desired = render(BASE_POLICY.encode(), TARGETS, [active("alice@example.com")])
+    expected = BASE_POLICY.replace(
+        '\t\t\t"dana@example.com", // lead\n\t\t],',
+        '\t\t\t"dana@example.com", // lead\n'
+        '\t\t\t"alice@example.com", // tailjit: prod/alice.yaml until 2026-11-24T14:00:00Z\n\t\t],')
+    assert body(desired).decode() == expected
+
+
+def test_empty_array_becomes_one_member_per_line() -> None:
+    desired = render(BASE_POLICY.encode(), TARGETS, [active("bob@example.com", "staging"),
+                                                     active("amy@example.com", "staging")])
+    assert ('\t\t"group:staging": [\n'
+            '\t\t\t"amy@example.com", // tailjit: staging/amy.yaml until 2026-11-24T14:00:00Z\n'
+            '\t\t\t"bob@example.com", // tailjit: staging/bob.yaml until 2026-11-24T14:00:00Z\n'
+            '\t\t],\n') in body(desired).decode()
+
+
+def test_inline_array_with_spaces_is_expanded_with_the_files_indent() -> None:
+    base = b'{\n  "groups": {\n    "group:prod": ["dana@example.com", "erin@example.com"]\n  }\n}\n'
+    desired = body(render(base, {"prod": TARGETS["prod"]}, [active("alice@example.com")])).decode()
+    assert desired == ('{\n  "groups": {\n    "group:prod": [\n      "dana@example.com",\n'
+                       '      "erin@example.com",\n'
+                       '      "alice@example.com", // tailjit: prod/alice.yaml until 2026-11-24T14:00:00Z\n'
+                       '    ]\n  }\n}\n')
+
+
+def test_inline_array_holding_comments_stays_inline() -> None:
+    base = b'{"groups": {"group:prod": ["dana@example.com" /* lead */]}}'
+    desired = body(render(base, {"prod": TARGETS["prod"]}, [active("alice@example.com")]))
+    assert desired == (b'{"groups": {"group:prod": ["dana@example.com" /* lead */, "alice@example.com"'
+                       b' /* tailjit: prod/alice.yaml until 2026-11-24T14:00:00Z */]}}')
+    assert hujson.parse(desired).to_python() == {"groups": {"group:prod": ["dana@example.com", "alice@example.com"]}}
+
+
+def test_closing_bracket_on_the_last_members_line() -> None:
+    base = b'{\n\t"groups": {\n\t\t"group:prod": [\n\t\t\t"dana@example.com"]\n\t}\n}\n'
+    desired = body(render(base, {"prod": TARGETS["prod"]}, [active("alice@example.com")]))
+    assert hujson.parse(desired).to_python()["groups"]["group:prod"] == ["dana@example.com", "alice@example.com"]
+    assert b"// tailjit: prod/alice.yaml" in desired
+
+
+def test_permanent_member_and_duplicate_grants_are_added_once() -> None:
+    statuses = [active("dana@example.com"), active("alice@example.com", name="a1", hours=1),
+                active("alice@example.com", name="a2", hours=3)]
+    desired = body(render(BASE_POLICY.encode(), TARGETS, statuses))
+    members = hujson.parse(desired).to_python()["groups"]["group:prod"]
+    assert members == ["dana@example.com", "alice@example.com"]
+    assert b"prod/a2.yaml until 2026-11-24T15:00:00Z" in desired, "the comment names the latest expiry"
+
+
+def test_only_active_grants_render() -> None:
+    pending = active("pat@example.com")
+    pending = GrantStatus(pending.grant, State.PENDING, pending.start, pending.end)
+    desired = render(BASE_POLICY.encode(), TARGETS, [pending])
+    assert body(desired) == BASE_POLICY.encode()
+
+
+def test_rendering_twice_is_stable() -> None:
+    once = render(BASE_POLICY.encode(), TARGETS, [active("alice@example.com")])
+    assert render(once, TARGETS, [active("alice@example.com")]) != once  # re-rendering a rendered text adds again
+    assert render(BASE_POLICY.encode(), TARGETS, [active("alice@example.com")]) == once
+
+
+@pytest.mark.parametrize(("base", "expected"), [
+    (b'{"acls": []}', 'the policy has no "groups" object'),
+    (b'{"groups": {}}', "manages group:prod, which \"groups\" does not define"),
+    (b'{"groups": {"group:prod": "dana@example.com"}}', "group:prod must be an array of logins"),
+    (b'{"groups": {"group:prod": [1]}}', "group:prod must be an array of logins"),
+    (b'{"groups": {\n"group:prod": [,]}}', "policy/policy.hujson:2:"),
+    (b"[]", "a policy file is a JSON object"),
+])
+def test_base_policy_errors(base: bytes, expected: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        render(base, {"prod": TARGETS["prod"]}, [])
+    assert expected in str(info.value)
+
+
+CORPUS_FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.suffix in (".json", ".hujson"))
+
+
+def _with_target_group(text: bytes) -> tuple[bytes, str]:
+    """The corpus policy as a base with a target group: its first group, or a synthetic one added."""
+    value = hujson.parse(text)
+    data = value.to_python()
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if isinstance(groups, dict):
+        for name, members in groups.items():
+            if isinstance(members, list) and all(isinstance(m, str) for m in members) and name.startswith("group:"):
+                if all(c.isalnum() or c in "._-:" for c in name):
+                    return text, name
+        value.patch(b'[{"op": "add", "path": "/groups/group:tailjit-synthetic", "value": []}]')
+    else:
+        value.patch(b'[{"op": "add", "path": "/groups", "value": {"group:tailjit-synthetic": []}}]')
+    return value.pack(), "group:tailjit-synthetic"
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real policies is not present")
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+def test_corpus_policies_keep_every_byte_outside_the_target_group(path) -> None:  # type: ignore[no-untyped-def]
+    base, group = _with_target_group(path.read_bytes())
+    targets = {"t": Target("t", group, timedelta(hours=8))}
+    grant = Grant(path="policy/grants/t/zed.yaml", user="zed@example.com", target="t", reason="r",
+                  expires=NOW + timedelta(hours=1))
+    desired = body(render(base, targets, [GrantStatus(grant, State.ACTIVE, NOW, NOW + timedelta(hours=1))]))
+    rendered = hujson.parse(desired)
+    original = hujson.parse(base)
+    assert rendered.to_python()["groups"][group] == [*original.to_python()["groups"][group], "zed@example.com"]
+    # put the base's array back: what remains must be the base, byte for byte
+    top = rendered.value
+    assert isinstance(top, hujson.Object)
+    groups_member = top.get("groups")
+    assert groups_member is not None and isinstance(groups_member.value.value, hujson.Object)
+    member = groups_member.value.value.get(group)
+    original_top = original.value
+    assert member is not None and isinstance(original_top, hujson.Object)
+    original_groups = original_top.get("groups")
+    assert original_groups is not None and isinstance(original_groups.value.value, hujson.Object)
+    original_member = original_groups.value.value.get(group)
+    assert original_member is not None
+    member.value = original_member.value
+    assert rendered.pack() == base
