@@ -114,11 +114,12 @@ def render(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantS
     policy = parse_policy(base_body, path)
     members = target_members(policy, targets.values(), path)
     unit = _indent_unit(policy)
+    present = {group: {login.lower() for login in member_logins(m)} for group, m in members.items()}
     for addition in additions(targets, statuses):
-        member = members[addition.group]
-        if addition.user.lower() in {login.lower() for login in member_logins(member)}:
+        if addition.user.lower() in present[addition.group]:
             continue  # a permanent member already
-        append_member(member, addition.user, addition.comment, unit)
+        present[addition.group].add(addition.user.lower())
+        append_member(members[addition.group], addition.user, addition.comment, unit)
     return with_header(policy.pack())
 
 
