@@ -115,32 +115,35 @@ def render(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantS
     members = target_members(policy, targets.values(), path)
     unit = _indent_unit(policy)
     present = {group: {login.lower() for login in member_logins(m)} for group, m in members.items()}
+    pending: dict[str, list[tuple[str, str]]] = {}
     for addition in additions(targets, statuses):
         if addition.user.lower() in present[addition.group]:
             continue  # a permanent member already
         present[addition.group].add(addition.user.lower())
-        append_member(members[addition.group], addition.user, addition.comment, unit)
+        pending.setdefault(addition.group, []).append((addition.user, addition.comment))
+    for group, logins in pending.items():
+        append_members(members[group], logins, unit)
     return with_header(policy.pack())
 
 
 # --- editing an array in its own style -------------------------------------------------------------
 
 
-def append_member(member: hujson.Member, login: str, comment: str, unit: bytes = b"\t") -> None:
-    """Append ``login`` to the array ``member`` holds, with ``comment`` after it, in the array's style.
+def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], unit: bytes = b"\t") -> None:
+    """Append each ``(login, comment)`` to the array ``member`` holds, in the array's style.
 
-    A multi-line array gets a new line ``"login", // comment`` at the same
+    A multi-line array gets new lines ``"login", // comment`` at the same
     indentation as its elements; an empty or one-line array without comments
     becomes multi-line; a one-line array holding comments stays on one line
-    and the comment is a ``/* … */`` block.
+    and the comments are ``/* … */`` blocks.
     """
     array = member.value.value
     assert isinstance(array, hujson.Array)
     extras = [array.after, *(e.before for e in array.elements), *(e.after or b"" for e in array.elements)]
     multiline = any(b"\n" in x for x in extras)
-    literal = hujson.Literal.from_python(login)
     if not multiline and any(_has_comment(x) for x in extras):
-        _append_inline(array, literal, comment)
+        for login, comment in logins:
+            _append_inline(array, hujson.Literal.from_python(login), comment)
         return
     key_indent = _line_indent(member.name.before) or b""
     if not multiline:
@@ -149,7 +152,8 @@ def append_member(member: hujson.Member, login: str, comment: str, unit: bytes =
             element.before = b"\n" + child
             element.after = b""
         array.after = b"\n" + key_indent
-    _append_multiline(array, literal, comment, key_indent, key_indent + unit)
+    for login, comment in logins:
+        _append_multiline(array, hujson.Literal.from_python(login), comment, key_indent, key_indent + unit)
 
 
 def _append_multiline(array: hujson.Array, literal: hujson.Literal, comment: str, key_indent: bytes,
