@@ -211,13 +211,18 @@ def _bad_user(user: str) -> str:
             f"{user[:80]!r} is {kind}")
 
 
-def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | None = None) -> GrantStatus:
+def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | None = None,
+             start_problem: str | None = None) -> GrantStatus:
     """Where ``grant`` stands at ``now``.
 
     The start is the explicit ``start`` or else ``merged_at`` (when the file
     reached main). A ``duration`` grant with neither has an unknown start and
     grants nothing. An ``expires`` grant with neither is measured from ``now``.
+    ``start_problem`` says why the merge time cannot be trusted (a commit dated
+    in the future): a grant that would start from it is invalid.
     """
+    if start_problem is not None and grant.start is None:
+        return GrantStatus(grant, State.INVALID, None, None, start_problem)
     start = grant.start or merged_at
     if grant.duration is not None and grant.duration > target.max_duration:
         return GrantStatus(grant, State.INVALID, start, None if start is None else start + grant.duration,
@@ -245,9 +250,11 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
 
 
 def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: datetime,
-                 merged_at: Mapping[str, datetime] | None = None) -> tuple[GrantStatus, ...]:
+                 merged_at: Mapping[str, datetime] | None = None,
+                 start_problems: Mapping[str, str] | None = None) -> tuple[GrantStatus, ...]:
     times = merged_at or {}
-    return tuple(evaluate(g, targets[g.target], now, times.get(g.path)) for g in grants)
+    problems = start_problems or {}
+    return tuple(evaluate(g, targets[g.target], now, times.get(g.path), problems.get(g.path)) for g in grants)
 
 
 def active(statuses: Sequence[GrantStatus]) -> list[GrantStatus]:

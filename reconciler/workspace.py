@@ -16,7 +16,8 @@ from .errors import GrantError, PolicyError
 from .grants import Grant, GrantStatus, LoadedGrants, State, evaluate_all, load_grants
 from .render import parse_policy, render, target_members
 
-#: Finds when each grant file reached the main branch: ``(root, grants) -> {path: time}``.
+#: Finds when each grant file reached the main branch: ``(root, grants) -> {path: time}``. The mapping
+#: may also carry ``problems``: ``{path: why its merge time cannot be trusted}`` (see `gitrepo.MergeTimes`).
 MergeTimes = Callable[[Path, Sequence[Grant]], Mapping[str, datetime]]
 
 
@@ -26,6 +27,7 @@ class Workspace:
     base: bytes
     loaded: LoadedGrants
     merged_at: Mapping[str, datetime] = field(default_factory=dict)
+    start_problems: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def base_path(self) -> str:
@@ -36,7 +38,7 @@ class Workspace:
         return self.loaded.errors
 
     def statuses(self, now: datetime) -> tuple[GrantStatus, ...]:
-        return evaluate_all(self.loaded.grants, self.config.targets, now, self.merged_at)
+        return evaluate_all(self.loaded.grants, self.config.targets, now, self.merged_at, self.start_problems)
 
     def problems(self, now: datetime) -> list[GrantError]:
         """Invalid files plus valid files that grant nothing because of a limit or an unknown start."""
@@ -63,4 +65,5 @@ def open_workspace(config_path: Path, merge_times: MergeTimes | None = None) -> 
     target_members(parse_policy(base, base_path), config.targets.values(), base_path)
     loaded = load_grants(config)
     merged_at = merge_times(config.root, loaded.grants) if merge_times is not None else {}
-    return Workspace(config, base, loaded, merged_at)
+    start_problems: Mapping[str, str] = getattr(merged_at, "problems", {})
+    return Workspace(config, base, loaded, merged_at, start_problems)
