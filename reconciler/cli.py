@@ -25,6 +25,7 @@ from .apply import reconcile
 from .backends import open_backend
 from .backends.base import Backend
 from .config import DEFAULT_CONFIG
+from .doctor import doctor
 from .durations import format_time, parse_time
 from .errors import GrantError, TailjitError
 from .gitrepo import merge_times
@@ -33,7 +34,7 @@ from .report import STATUS_COLUMNS, format_plan, format_table, status_rows
 from .workspace import Workspace, open_workspace
 
 
-class Time(click.ParamType):
+class Time(click.ParamType[datetime, Any]):
     """An ISO 8601 time with a zone, for ``--at``."""
 
     name = "TIME"
@@ -247,6 +248,9 @@ def _backup(ws: Workspace, text: bytes) -> Path:
     path = folder / f"live-{stamp}.hujson"
     path.write_bytes(text)
     return path
+
+
+cli.add_command(doctor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

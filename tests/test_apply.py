@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import BASE_POLICY
+
 from reconciler.apply import reconcile
 from reconciler.backends.base import LivePolicy, Validation
 from reconciler.backends.file import FileBackend
@@ -38,8 +38,7 @@ class RacingFile(FileBackend):
         live = super().get()
         self.reads += 1
         if self.reads <= self.races:
-            current = self.path.read_bytes()
-            self.path.write_bytes(current.replace(b"// prod access", self.edit + str(self.reads).encode()))
+            self.path.write_bytes(self.path.read_bytes() + self.edit + str(self.reads).encode() + b"\n")
         return live
 
     def put(self, text: bytes, if_match: str) -> str:
@@ -64,7 +63,7 @@ def test_gives_up_after_bounded_conflicts(tmp_path: Path) -> None:
     path = tmp_path / "tailnet.hujson"
     path.write_bytes(render(BASE_POLICY.encode(), TARGETS, []))
     backend = RacingFile(path, b"// busy ", races=99)
-    with pytest.raises(ConflictError, match="changed between read and write 3 times"):
+    with pytest.raises(ConflictError, match=r"changed between read and write 3 times"):
         reconcile(backend, render(BASE_POLICY.encode(), TARGETS, [grant("alice@example.com")]), TARGETS, Safety())
     assert b"alice" not in path.read_bytes()
 
@@ -76,6 +75,6 @@ class Refusing(FileBackend):
 
 def test_remote_validation_errors_stop_the_write(tmp_path: Path) -> None:
     path = tmp_path / "tailnet.hujson"
-    with pytest.raises(BackendError, match="dana@example.com: expected accept"):
+    with pytest.raises(BackendError, match=r"dana@example\.com: expected accept"):
         reconcile(Refusing(path), render(BASE_POLICY.encode(), TARGETS, []), TARGETS, Safety())
     assert not path.exists()

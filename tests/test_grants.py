@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import AccessRepo
+
 from reconciler.config import load_config
 from reconciler.grants import Grant, State, evaluate, load_grants
 
@@ -34,7 +34,7 @@ def test_valid_grant_is_loaded_with_its_fields(repo: AccessRepo) -> None:
 
 @pytest.mark.parametrize("user", [
     "*", "group:prod", "tag:server", "autogroup:member", "100.64.0.1", "alice", "'alice@example.com'x",
-    "alice@example.com\\nbob", "*@example.com", "al\"ice@example.com", "alice@@example.com", "alice@exa mple.com",
+    "alice@example.com\\nbob", "*@example.com", "al\\\"ice@example.com", "alice@@example.com", "alice@exa mple.com",
 ])
 def test_user_must_be_one_login(repo: AccessRepo, user: str) -> None:
     repo.grant("prod", "a.yaml", f'user: "{user}"\ntarget: prod\nreason: r\nduration: 1h\n')

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import BASE_POLICY
+
 from reconciler.config import Safety, Target
 from reconciler.errors import UnsafePlan
 from reconciler.grants import Grant, GrantStatus, State
@@ -14,6 +14,7 @@ from reconciler.render import render, split_header
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TARGETS = {"prod": Target("prod", "group:prod", timedelta(hours=8)),
            "staging": Target("staging", "group:staging", timedelta(days=7))}
+PROD = {"prod": TARGETS["prod"]}
 BASE = BASE_POLICY.encode()
 
 
@@ -72,7 +73,8 @@ def test_drift_resolved_once_git_takes_the_edit_in() -> None:
     new_base = BASE.replace(b'"tag:prod:22"', b'"tag:prod:22", "tag:db:5432"')
     plan = make_plan(edited, render(new_base, TARGETS, []), TARGETS)
     assert not plan.drift and plan.has_changes  # only the header changes
-    assert plan.diff.count("\n+") == 1
+    added = [line for line in plan.diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert len(added) == 1 and added[0].startswith("+// tailjit:digest")
 
 
 def test_force_overwrites_drift_with_the_rendered_policy() -> None:
@@ -103,10 +105,10 @@ def policy_with(members: int, acls: int) -> bytes:
 
 @pytest.mark.parametrize(("removed", "safe"), [(3, True), (4, False)])
 def test_member_removal_limit_at_the_boundary(removed: int, safe: bool) -> None:
-    live = render(policy_with(10, 1), TARGETS | {}, [])
+    live = render(policy_with(10, 1), PROD, [])
     base = policy_with(10, 1).replace(
         ", ".join(f'"u{i}@example.com"' for i in range(removed)).encode() + b", ", b"")
-    plan = make_plan(live, render(base, TARGETS, []), {"prod": TARGETS["prod"]})
+    plan = make_plan(live, render(base, PROD, []), PROD)
     assert plan.removed_members == removed
     if safe:
         plan.raise_if_unsafe(Safety())
@@ -116,8 +118,8 @@ def test_member_removal_limit_at_the_boundary(removed: int, safe: bool) -> None:
 
 
 def test_limits_do_not_apply_below_min_existing_and_are_configurable() -> None:
-    live = render(policy_with(9, 1), TARGETS, [])
-    plan = make_plan(live, render(policy_with(0, 1), TARGETS, []), {"prod": TARGETS["prod"]})
+    live = render(policy_with(9, 1), PROD, [])
+    plan = make_plan(live, render(policy_with(0, 1), PROD, []), PROD)
     plan.raise_if_unsafe(Safety())  # 9 < min_existing
     with pytest.raises(UnsafePlan):
         plan.raise_if_unsafe(Safety(min_existing=5))
@@ -125,8 +127,8 @@ def test_limits_do_not_apply_below_min_existing_and_are_configurable() -> None:
 
 def test_revocations_never_count_against_the_limit() -> None:
     many = [active(f"u{i}@example.com") for i in range(20)]
-    live = render(policy_with(0, 1), TARGETS, many)
-    plan = make_plan(live, render(policy_with(0, 1), TARGETS, []), {"prod": TARGETS["prod"]})
+    live = render(policy_with(0, 1), PROD, many)
+    plan = make_plan(live, render(policy_with(0, 1), PROD, []), PROD)
     assert len(plan.changes_of("revoke")) == 20
     plan.raise_if_unsafe(Safety(max_removed_members=0.0, min_existing=0))
 
@@ -134,11 +136,11 @@ def test_revocations_never_count_against_the_limit() -> None:
 @pytest.mark.parametrize(("changed", "safe"), [(3, True), (4, False)])
 def test_entry_change_limit_at_the_boundary(changed: int, safe: bool) -> None:
     base = policy_with(0, 8)  # 2 groups + 8 acl rules = 10 entries
-    live = render(base, TARGETS, [])
+    live = render(base, PROD, [])
     edited = base
     for i in range(changed):
         edited = edited.replace(f'"tag:t{i}:22"'.encode(), f'"tag:t{i}:443"'.encode())
-    plan = make_plan(live, render(edited, TARGETS, []), {"prod": TARGETS["prod"]})
+    plan = make_plan(live, render(edited, PROD, []), PROD)
     assert plan.changed_entries == changed
     if safe:
         plan.raise_if_unsafe(Safety())
