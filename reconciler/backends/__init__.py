@@ -17,7 +17,7 @@ def open_backend(spec: str, config: Config) -> Backend:
         if not raw:
             raise ConfigError("backend 'file:' needs a path, e.g. file:.tailjit/tailnet.hujson")
         path = Path(raw)
-        return FileBackend(path if path.is_absolute() else config.root / path)
+        return FileBackend(path if path.is_absolute() else config.root / path, name=spec)
     if spec == "tailscale":
         from .tailscale import TailscaleBackend
 

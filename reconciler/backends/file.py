@@ -30,9 +30,9 @@ def etag_of(text: bytes) -> str:
 
 
 class FileBackend(Backend):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, name: str | None = None) -> None:
         self.path = path
-        self.name = f"file:{path}"
+        self.name = name or f"file:{path}"
 
     def get(self) -> LivePolicy:
         try:
