@@ -1,0 +1,180 @@
+"""The live policy in a tailnet, through Tailscale's policy-file API (v2).
+
+``GET /api/v2/tailnet/{tailnet}/acl`` (``Accept: application/hujson``) returns
+the text, comments and all, and a quoted ``ETag``; ``POST …/acl/validate``
+checks a candidate (syntax, meaning, the policy's own ``tests``) without
+writing; ``POST …/acl`` with ``If-Match`` writes, or answers 412 when someone
+wrote in between. Rate limits, 5xx and timeouts are retried by `HttpClient`;
+a refused credential (401/403) never is, and its error names the source of
+the credential and the likely cause, never its value.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ..config import Config
+from ..credentials import find_credential
+from ..errors import BackendError, ConfigError, CredentialError
+from ..tokens import Credential
+from .base import Backend, LivePolicy, PreconditionFailed, Validation
+from .httpclient import HttpClient, RetryPolicy, api_message
+
+DEFAULT_BASE_URL = "https://api.tailscale.com"
+HUJSON = "application/hujson"
+
+
+class TailscaleBackend(Backend):
+    def __init__(self, tailnet: str, credential: Credential, *, base_url: str = DEFAULT_BASE_URL,
+                 http: HttpClient | None = None) -> None:
+        self.tailnet = tailnet
+        self.base_url = base_url.rstrip("/")
+        self.credential = credential
+        self.http = http or HttpClient()
+        self.path = f"/api/v2/tailnet/{quote(tailnet, safe='')}/acl"
+        self.name = f"tailscale:{tailnet}" + ("" if self.base_url == DEFAULT_BASE_URL else f" at {self.base_url}")
+
+    @classmethod
+    def from_config(cls, config: Config, env: Mapping[str, str] | None = None, *,
+                    sleep: Callable[[float], None] = time.sleep,
+                    transport: httpx.BaseTransport | None = None) -> TailscaleBackend:
+        """The backend the config and the environment describe (environment variables win).
+
+        ``TS_BASE_URL`` / ``base_url``, ``TS_TAILNET`` / ``tailnet``, the credential
+        (see `reconciler.credentials`), and ``TAILJIT_HTTP_RETRIES`` /
+        ``TAILJIT_HTTP_TIMEOUT`` for the retry budget.
+        """
+        env = os.environ if env is None else env
+        base_url = env.get("TS_BASE_URL") or config.base_url or DEFAULT_BASE_URL
+        tailnet = env.get("TS_TAILNET") or config.tailnet or "-"
+        defaults = RetryPolicy()
+        policy = RetryPolicy(retries=int(_number(env, "TAILJIT_HTTP_RETRIES", defaults.retries, whole=True)),
+                             timeout=_number(env, "TAILJIT_HTTP_TIMEOUT", defaults.timeout, whole=False))
+        credential = find_credential(env, config)
+        return cls(tailnet, credential, base_url=base_url, http=HttpClient(policy, sleep=sleep, transport=transport))
+
+    def get(self) -> LivePolicy:
+        what = f"GET {self.path}"
+        response = self._send("GET", self.path, what, headers={"Accept": HUJSON})
+        if response.status_code != 200:
+            raise self._failure(response, what, write=False)
+        etag = response.headers.get("ETag")
+        if not etag:
+            raise BackendError(f"{what} answered without an ETag, so a write could not be made safely",
+                               hint=f"check that {self.base_url} is the Tailscale API (TS_BASE_URL, base_url)")
+        return LivePolicy(response.content, etag)
+
+    def validate(self, text: bytes) -> Validation:
+        what = f"POST {self.path}/validate"
+        response = self._send("POST", self.path + "/validate", what, headers={"Content-Type": HUJSON},
+                              content=text)
+        if response.status_code == 200:
+            return self._redacted(validation_of(_json(response)))
+        if response.status_code in (400, 422):
+            refused = validation_of(_json(response))
+            if not refused.errors:
+                refused = Validation(errors=(api_message(response) or f"HTTP {response.status_code}",))
+            return self._redacted(refused)
+        raise self._failure(response, what, write=False)
+
+    def put(self, text: bytes, if_match: str) -> str:
+        what = f"POST {self.path}"
+        response = self._send("POST", self.path, what, headers={"Content-Type": HUJSON, "If-Match": if_match},
+                              content=text)
+        if response.status_code == 412:
+            raise PreconditionFailed(f"{self.name} changed since it was read")
+        if response.status_code == 200:
+            return str(response.headers.get("ETag", ""))
+        if response.status_code in (400, 422):
+            details = self._redacted(validation_of(_json(response))).errors or (f"HTTP {response.status_code}",)
+            raise BackendError(f"{self.name} refused the policy:\n  " + "\n  ".join(details),
+                               hint="fix the base policy (tailjit validate, tailjit render) and try again")
+        raise self._failure(response, what, write=True)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _send(self, method: str, path: str, what: str, *, headers: Mapping[str, str],
+              content: bytes | None = None) -> httpx.Response:
+        return self.http.send(method, self.base_url + path, what=what, headers=headers, content=content,
+                              auth=lambda: self.credential.token(self.http, self.base_url))
+
+    def _redacted(self, validation: Validation) -> Validation:
+        redact = self.credential.redact
+        return Validation(errors=tuple(map(redact, validation.errors)),
+                          warnings=tuple(map(redact, validation.warnings)))
+
+    def _failure(self, response: httpx.Response, what: str, *, write: bool) -> BackendError:
+        status = response.status_code
+        message = self.credential.redact(api_message(response))
+        detail = f"HTTP {status}" + (f": {message}" if message else "")
+        source = self.credential.source
+        if status == 401:
+            return CredentialError(
+                f"{what} was refused ({detail}) with the credential from {source}",
+                hint="the credential is likely expired or revoked (API access tokens last at most 90 days), "
+                     "or its value is wrong; run tailjit doctor")
+        if status == 403:
+            scope = "policy_file (write)" if write else "policy_file:read"
+            return CredentialError(
+                f"{what} was refused ({detail}) with the credential from {source}",
+                hint=f"likely causes: the credential lacks the {scope} scope, or it belongs to another tailnet "
+                     f"than {self.tailnet!r} (TS_TAILNET, 'tailnet'); run tailjit doctor")
+        if status == 404:
+            return BackendError(f"{what}: {detail}",
+                                hint=f"check the tailnet name {self.tailnet!r} ('-' is the credential's own) "
+                                     f"and the base URL {self.base_url}")
+        return BackendError(f"{what} answered {detail}")
+
+
+def validation_of(body: Any) -> Validation:
+    """Tailscale's validate answer as a `Validation`.
+
+    An empty body or one without ``message`` means valid. Otherwise ``data``
+    lists, per user, ``errors`` (failed ``tests``) and ``warnings``; each is
+    kept verbatim, prefixed with the user it concerns. A ``message`` with no
+    details is an error unless it speaks of warnings.
+    """
+    if not isinstance(body, dict) or not body.get("message"):
+        return Validation()
+    message = str(body["message"])
+    errors: list[str] = []
+    warnings: list[str] = []
+    for entry in body.get("data") or ():
+        if not isinstance(entry, dict):
+            continue
+        user = entry.get("user")
+        prefix = f"{message}: {user}: " if user else f"{message}: "
+        errors += [prefix + str(e) for e in entry.get("errors") or ()]
+        warnings += [prefix + str(w) for w in entry.get("warnings") or ()]
+    if not errors and not warnings:
+        (warnings if "warning" in message.lower() else errors).append(message)
+    return Validation(errors=tuple(errors), warnings=tuple(warnings))
+
+
+def _json(response: httpx.Response) -> Any:
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return {"message": response.text.strip()[:200]}
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, whole: bool) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {'whole ' if whole else ''}number") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
