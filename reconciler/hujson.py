@@ -20,8 +20,9 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from json.decoder import scanstring
+from json import decoder as _json_decoder
 from operator import length_hint
 from typing import Any
 
@@ -41,7 +42,7 @@ __all__ = [
 _PUNCH_CARD_WIDTH = 80  # lines longer than this get their container expanded
 _WS = b" \t\r\n"
 # Go's unicode.IsSpace, used where the reference trims with bytes.TrimRightFunc.
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 _STANDARD_TABLE = bytes(c if c in _WS else 0x20 for c in range(256))
 
 
@@ -193,8 +194,8 @@ class Value:
         """Apply an RFC 6902 JSON patch given as (Hu)JSON text.
 
         Comments around and inside an operation's ``value`` are carried into the
-        document. On failure raises :class:`HuJSONError` and leaves the value exactly
-        as it was (the reference leaves it partly patched; this is stricter).
+        document. On failure raises :class:`HuJSONError` and leaves the value and every
+        node in it exactly as they were (the reference leaves it partly patched).
         """
         _apply_patch(self, _to_bytes(patch))
 
@@ -251,6 +252,8 @@ def _go_replace(err: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error("hujson-go-replace", _go_replace)
 
+# The C string scanner behind json.loads: (text, index after the opening quote) -> (value, end).
+_scanstring: Callable[[str, int], tuple[str, int]] = _json_decoder.scanstring  # type: ignore[attr-defined]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
@@ -263,7 +266,7 @@ def _decode_string(raw: bytes) -> str:
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "hujson-go-replace")
     if "\\" in text:
-        return scanstring(text, 1)[0]
+        return _scanstring(text, 1)[0]
     return text[1:-1]
 
 
@@ -329,13 +332,15 @@ def _quote_char_at(b: bytes, pos: int) -> str:
 # Parsing
 # ---------------------------------------------------------------------------
 
-_EXTRA = rb"(?:[ \t\r\n]+|//[^\n]*\n|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/)*"
-_STRING = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
-_SCALAR = rb"(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)(?![-+.a-zA-Z0-9])"
-# One match = (extra, token, rest). ``token`` is a valid string, scalar or punctuation;
+# Possessive quantifiers (*+, ++) and atomic groups spare the regex engine its backtracking bookkeeping.
+_BLOCK_COMMENT = rb"/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/"
+_EXTRA = rb"[ \t\r\n]*+(?:(?://[^\n]*+\n|" + _BLOCK_COMMENT + rb")[ \t\r\n]*+)*+"
+_STRING = rb'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
+_SCALAR = rb"(?>-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?|true|false|null)(?![-+.a-zA-Z0-9])"
+# One match = (extra, token, rest). ``token`` is punctuation or a valid string or scalar;
 # when no token fits, ``rest`` swallows the remainder of the input (empty at the end).
-_TOKENS = re.compile(b"(" + _EXTRA + b")(?:(" + _STRING + rb"|[\[\]{},:]|" + _SCALAR + rb")|([\s\S]*))")
-_COMMENT = re.compile(rb"//[^\n]*\n|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/")
+_TOKENS = re.compile(b"(" + _EXTRA + rb")(?:([\[\]{},:]|" + _STRING + b"|" + _SCALAR + rb")|([\s\S]*))")
+_COMMENT = re.compile(rb"//[^\n]*+\n|" + _BLOCK_COMMENT)
 _LITERAL_RUN = re.compile(rb"[-+.a-zA-Z0-9]*")
 _ANY_STRING = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"')
 _PUNCT = frozenset(b"[]{},:")
@@ -349,114 +354,117 @@ _S_BADNAME = 4  # a non-string name was read; its error is due once its trailing
 
 
 def _parse(b: bytes) -> Value:
+    # The hot loop: states are the _S_* numbers written as literals, classes bound to locals.
     toks: list[tuple[bytes, bytes, bytes]] = _TOKENS.findall(b)
     it = iter(toks)
     check_utf8 = not b.isascii()
     punct = _PUNCT
+    value_cls, literal_cls, member_cls, array_cls = Value, Literal, Member, Array
     stack: list[Any] = []
+    push, pop = stack.append, stack.pop
     top: Any = None  # the innermost open Object or Array
     in_array = False
-    state = _S_VALUE
+    state = 0  # _S_VALUE
     root: Value | None = None
     name: Any = None  # the pending member name
     bad_names: dict[Any, int] = {}  # container -> token index, for containers used as names
     bad_index = -1
-    for extra, tok, _rest in it:
+    for extra, tok, rest in it:
         if check_utf8 and extra and not extra.isascii():
             _check_extra_utf8(b, toks, len(toks) - length_hint(it) - 1)
         if not tok:
             break
         c = tok[0]
-        if state == _S_AFTER:
-            if c == 0x2C:  # ','
+        if state == 3:  # _S_AFTER: ',' or a closing bracket
+            if c == 0x2C:
                 if in_array:
                     top.elements[-1].after = extra
-                    state = _S_VALUE
-                    continue
-                if top is not None:
+                    state = 0
+                elif top is not None:
                     top.members[-1].value.after = extra
-                    state = _S_NAME
-                    continue
-                break
+                    state = 1
+                else:
+                    break
+                continue
             if (c == 0x5D and in_array) or (c == 0x7D and top is not None and not in_array):
                 top.after = extra
-                closed = stack.pop()
+                closed = pop()
                 top = stack[-1] if stack else None
-                in_array = type(top) is Array
+                in_array = type(top) is array_cls
                 if bad_names and closed in bad_names:
-                    state, bad_index = _S_BADNAME, bad_names[closed]
+                    state, bad_index = 4, bad_names[closed]
                 continue
             break
-        if state == _S_NAME:
+        if state == 1:  # _S_NAME
             if c == 0x22:
-                name = Value(Literal(tok), extra)
-                state = _S_COLON
+                name = value_cls(literal_cls(tok), extra)
+                state = 2
                 continue
             if c == 0x7D:  # '}' right after '{' or a trailing comma
                 top.after = extra
-                closed = stack.pop()
+                closed = pop()
                 top = stack[-1] if stack else None
-                in_array = type(top) is Array
-                state = _S_AFTER
+                in_array = type(top) is array_cls
+                state = 3
                 if bad_names and closed in bad_names:
-                    state, bad_index = _S_BADNAME, bad_names[closed]
+                    state, bad_index = 4, bad_names[closed]
                 continue
-            if c not in punct or c == 0x7B or c == 0x5B:
-                # A name that is not a string: the reference parses the whole value
-                # (and the extra after it) before it complains.
-                index = len(toks) - length_hint(it) - 1
-                if c not in punct:
-                    state, bad_index = _S_BADNAME, index
-                    continue
-                container: Object | Array = Object([]) if c == 0x7B else Array([])
-                bad_names[container] = index
-                stack.append(container)
-                top, in_array = container, c == 0x5B
-                state = _S_NAME if c == 0x7B else _S_VALUE
+            if c in punct and c != 0x7B and c != 0x5B:
+                break
+            # A name that is not a string: the reference parses the whole value
+            # (and the extra after it) before it complains.
+            index = len(toks) - length_hint(it) - 1
+            if c not in punct:
+                state, bad_index = 4, index
                 continue
-            break
-        if state == _S_COLON:
-            if c == 0x3A:
-                name.after = extra
-                state = _S_VALUE
-                continue
-            break
-        if state != _S_VALUE:
+            container: Object | Array = Object([]) if c == 0x7B else array_cls([])
+            bad_names[container] = index
+            push(container)
+            top, in_array = container, c == 0x5B
+            state = 1 if c == 0x7B else 0
+            continue
+        if state == 2:  # _S_COLON
+            if c != 0x3A:
+                break
+            name.after = extra
+            state = 0
+            continue
+        if state != 0:  # _S_BADNAME: its error is due
             break
         if c not in punct:
-            node = Value(Literal(tok), extra)
-            state = _S_AFTER
+            node = value_cls(literal_cls(tok), extra)
+            state = 3
         elif c == 0x7B or c == 0x5B:
-            container = Object([]) if c == 0x7B else Array([])
-            node = Value(container, extra)
+            container = Object([]) if c == 0x7B else array_cls([])
+            node = value_cls(container, extra)
             if top is None:
                 root = node
             elif in_array:
                 top.elements.append(node)
             else:
-                top.members.append(Member(name, node))
-            stack.append(container)
+                top.members.append(member_cls(name, node))
+            push(container)
             top, in_array = container, c == 0x5B
-            state = _S_NAME if c == 0x7B else _S_VALUE
+            state = 1 if c == 0x7B else 0
             continue
         elif c == 0x5D and in_array:  # ']' right after '[' or a trailing comma
             top.after = extra
-            closed = stack.pop()
+            closed = pop()
             top = stack[-1] if stack else None
-            in_array = type(top) is Array
-            state = _S_AFTER
+            in_array = type(top) is array_cls
+            state = 3
             if bad_names and closed in bad_names:
-                state, bad_index = _S_BADNAME, bad_names[closed]
+                state, bad_index = 4, bad_names[closed]
             continue
         else:
             break
-        if top is None:
-            root = node
-        elif in_array:
+        if in_array:
             top.elements.append(node)
+        elif top is not None:
+            top.members.append(member_cls(name, node))
         else:
-            top.members.append(Member(name, node))
-    if state == _S_AFTER and top is None and not tok and not _rest and root is not None:
+            root = node
+    if state == 3 and top is None and not tok and not rest and root is not None:
         root.after = extra
         return root
     index = len(toks) - length_hint(it) - 1
@@ -564,11 +572,17 @@ def _containers(v: Value) -> list[Object | Array]:
 
 
 def _pack(v: Value) -> bytes:
+    """Iterative pack: a stack of pending chunks (bytes) and values still to expand.
+
+    A literal child is folded, with its comma and extra, into one chunk when its
+    container is expanded, so most of the tree costs one push and one pop per value.
+    """
     out: list[bytes] = []
     append = out.append
     stack: list[Any] = [v]
-    pop = stack.pop
-    push = stack.append
+    pop, push = stack.pop, stack.append
+    literal_cls, object_cls = Literal, Object
+    join = b"".join
     while stack:
         node = pop()
         if type(node) is bytes:
@@ -576,45 +590,53 @@ def _pack(v: Value) -> bytes:
             continue
         x = node.value
         after = node.after
-        if type(x) is Literal:
-            append(node.before)
+        append(node.before)
+        if type(x) is literal_cls:
             append(x.raw)
             if after:
                 append(after)
             continue
-        if type(x) is Object:
-            append(node.before)
+        if type(x) is object_cls:
             append(b"{")
             push(x.after + b"}" + after if after else x.after + b"}")
             members = x.members
-            if members:
-                if members[-1].value.after is not None:
-                    push(b",")
-                for i in range(len(members) - 1, -1, -1):
-                    m = members[i]
-                    push(m.value)
-                    name = m.name
-                    nx = name.value
-                    if type(nx) is Literal:
-                        push(b"".join((name.before, nx.raw, name.after or b"", b":")))
-                    else:
-                        push(b":")
-                        push(name)
-                    if i:
-                        push(b",")
+            if members and members[-1].value.after is not None:
+                push(b",")
+            for i in range(len(members) - 1, -1, -1):
+                m = members[i]
+                name, value = m.name, m.value
+                comma = b"," if i else b""
+                if type(name.value) is not literal_cls:  # only hand-built trees get here
+                    push(value)
+                    push(b":")
+                    push(name)
+                    push(comma)
+                    continue
+                vx = value.value
+                if type(vx) is literal_cls:
+                    push(join((comma, name.before, name.value.raw, name.after or b"", b":",  # type: ignore[union-attr]
+                               value.before, vx.raw, value.after or b"")))
+                else:
+                    push(value)
+                    push(join((comma, name.before, name.value.raw, name.after or b"", b":")))  # type: ignore[union-attr]
             continue
-        append(node.before)
         append(b"[")
         push(x.after + b"]" + after if after else x.after + b"]")
         elements = x.elements
-        if elements:
-            if elements[-1].after is not None:
-                push(b",")
-            for i in range(len(elements) - 1, 0, -1):
-                push(elements[i])
-                push(b",")
-            push(elements[0])
-    return b"".join(out)
+        if elements and elements[-1].after is not None:
+            push(b",")
+        for i in range(len(elements) - 1, -1, -1):
+            e = elements[i]
+            ex = e.value
+            if type(ex) is literal_cls:
+                a = e.after
+                chunk = e.before + ex.raw + a if a else e.before + ex.raw
+                push(b"," + chunk if i else chunk)
+            else:
+                push(e)
+                if i:
+                    push(b",")
+    return join(out)
 
 
 def _clone(v: Value) -> Value:
@@ -635,8 +657,8 @@ def _clone(v: Value) -> Value:
                 stack.append(name)
                 stack.append(value)
             node.value = Object(members, x.after)
-        else:
-            elements = [Value(e.value, e.before, e.after) for e in x.elements]  # type: ignore[union-attr]
+        elif isinstance(x, Array):
+            elements = [Value(e.value, e.before, e.after) for e in x.elements]
             stack.extend(elements)
             node.value = Array(elements, x.after)
     return root
@@ -648,6 +670,7 @@ def _to_python(v: Value) -> Any:
         return x.to_python()
     root: Any = {} if type(x) is Object else []
     stack: list[tuple[Any, Any]] = [(x, root)]
+    new: Any
     while stack:
         src, dst = stack.pop()
         if type(src) is Object:
@@ -1135,21 +1158,22 @@ def _parse_patch(patch: bytes) -> list[_Operation]:
 
 
 def _apply_patch(v: Value, patch: bytes) -> None:
-    ops = _parse_patch(patch)
-    saved = _clone(v)
-    try:
-        for i, op in enumerate(ops):
-            if op.op == "add":
-                _patch_add(v, i, op)
-            elif op.op in ("remove", "replace"):
-                _patch_remove_or_replace(v, i, op)
-            elif op.op in ("move", "copy"):
-                _patch_move_or_copy(v, i, op)
-            else:
-                _patch_test(v, i, op)
-    except HuJSONError:
-        v.value, v.before, v.after = saved.value, saved.before, saved.after
-        raise
+    """Rehearse on a copy first: a failing patch never touches ``v``, and a good one is then
+    applied in place, so references into the tree stay valid as in the reference."""
+    _run_operations(_clone(v), _parse_patch(patch))
+    _run_operations(v, _parse_patch(patch))  # fresh operations: the rehearsal may have changed their values
+
+
+def _run_operations(v: Value, ops: list[_Operation]) -> None:
+    for i, op in enumerate(ops):
+        if op.op == "add":
+            _patch_add(v, i, op)
+        elif op.op in ("remove", "replace"):
+            _patch_remove_or_replace(v, i, op)
+        elif op.op in ("move", "copy"):
+            _patch_move_or_copy(v, i, op)
+        else:
+            _patch_test(v, i, op)
 
 
 def _patch_add(v: Value, i: int, op: _Operation) -> None:
@@ -1187,10 +1211,7 @@ def _patch_move_or_copy(v: Value, i: int, op: _Operation) -> None:
     if err is not None:
         raise _patch_error(i, err)
     assert s.parent is not None
-    if op.op == "move":
-        moved = _remove_at(s.parent, s.index)
-    else:
-        moved = _copy_at(s.parent, s.index)
+    moved = _remove_at(s.parent, s.index) if op.op == "move" else _copy_at(s.parent, s.index)
     _patch_add(v, i, _Operation(op.op, op.path, op.from_, moved))
 
 
@@ -1379,10 +1400,7 @@ def _remove_at(comp: Object | Array, i: int) -> Value:
     if _has_comment(left):
         following = _before_at(comp, i + 1)
         _set_before_at(comp, i + 1, left + following[_ws_len(following):])
-    if type(comp) is Object:
-        removed = comp.members.pop(i).value.value
-    else:
-        removed = comp.elements.pop(i).value  # type: ignore[union-attr]
+    removed = comp.members.pop(i).value.value if isinstance(comp, Object) else comp.elements.pop(i).value
     last = _last_value(comp)
     count = len(comp.members) if type(comp) is Object else len(comp.elements)  # type: ignore[union-attr]
     if i == count and last is not None and last.after == b"":
