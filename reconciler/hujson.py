@@ -369,7 +369,7 @@ def _parse(b: bytes) -> Value:
     name: Any = None  # the pending member name
     bad_names: dict[Any, int] = {}  # container -> token index, for containers used as names
     bad_index = -1
-    for extra, tok, rest in it:
+    for extra, tok, _rest in it:
         if check_utf8 and extra and not extra.isascii():
             _check_extra_utf8(b, toks, len(toks) - length_hint(it) - 1)
         if not tok:
@@ -464,7 +464,7 @@ def _parse(b: bytes) -> Value:
             top.members.append(member_cls(name, node))
         else:
             root = node
-    if state == 3 and top is None and not tok and not rest and root is not None:
+    if state == 3 and top is None and not tok and not _rest and root is not None:
         root.after = extra
         return root
     index = len(toks) - length_hint(it) - 1
