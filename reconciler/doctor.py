@@ -17,7 +17,7 @@ from .backends import open_backend
 from .backends.base import Backend, LivePolicy
 from .backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
 from .config import Config, load_config
-from .errors import TailjitError
+from .errors import CredentialError, TailjitError
 
 #: Scopes with which a token may write the policy file.
 WRITE_SCOPES = {"policy_file", "all"}
@@ -106,6 +106,13 @@ def _validate(checks: Checks, backend: Backend, live: LivePolicy) -> None:
         return
     try:
         validation = backend.validate(live.text)
+    except CredentialError as e:
+        if _read_only(backend):
+            checks.info("validate", "refused to this read-only credential; plan does not need it, apply "
+                                    "(with a policy_file credential) does")
+        else:
+            checks.fail("validate", e)
+        return
     except TailjitError as e:
         checks.fail("validate", e)
         return
@@ -119,12 +126,18 @@ def _validate(checks: Checks, backend: Backend, live: LivePolicy) -> None:
         checks.info("", f"warning: {warning}")
 
 
+def _read_only(backend: Backend) -> bool:
+    """Whether the token endpoint said this credential may not write the policy file."""
+    if not isinstance(backend, TailscaleBackend) or backend.credential.scopes is None:
+        return False
+    return not set(backend.credential.scopes.split()) & WRITE_SCOPES
+
+
 def _scopes(checks: Checks, backend: TailscaleBackend) -> None:
     scopes = backend.credential.scopes
     if scopes is None:
         return
-    granted = set(scopes.split())
-    note = "" if granted & WRITE_SCOPES else "; enough for plan, but apply needs the policy_file scope"
+    note = "; enough for plan, but apply needs the policy_file scope" if _read_only(backend) else ""
     checks.info("scopes", f"{scopes or '(none)'}{note}")
 
 

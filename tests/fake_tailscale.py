@@ -20,6 +20,7 @@ Steering it:
 - ``fake.hang_next(1)``: the next request gets no answer until ``hang_seconds`` pass (a client timeout).
 - ``fake.before_next_write(hook)``: ``hook(fake)`` runs when the next ``POST …/acl`` arrives, before its
   ``If-Match`` is checked: another writer acting between our GET and our POST (use ``fake.set_policy``).
+- ``fake.validate_needs_write = True``: validating takes the ``policy_file`` scope, not just ``policy_file:read``.
 - ``fake.answer_validate(body)``: ``POST …/acl/validate`` answers 200 with ``body`` (e.g. test failures or
   warnings) instead of validating; ``None`` restores real validation.
 
@@ -81,6 +82,7 @@ class FakeTailscale:
         self.tokens: dict[str, set[str]] = {}
         self.token_lifetime = 3600
         self.hang_seconds = 5.0
+        self.validate_needs_write = False
         self.requests: Counter[tuple[str, str]] = Counter()
         self.received: list[Received] = []
         self.url = ""
@@ -149,8 +151,8 @@ class FakeTailscale:
                 return _json(403, {"message": "the token lacks the policy_file:read scope"})
             return 200, {"Content-Type": "application/hujson", "ETag": self.etag}, self.policy
         if method == "POST" and action == "validate":
-            if not scopes & {READ, WRITE, "all", "all:read"}:
-                return _json(403, {"message": "the token lacks the policy_file:read scope"})
+            if not scopes & ({WRITE, "all"} if self.validate_needs_write else {READ, WRITE, "all", "all:read"}):
+                return _json(403, {"message": "the token lacks the scope to validate"})
             if self._validate_answer is not None:
                 return _json(200, self._validate_answer)
             status, answer = validate(body)

@@ -204,3 +204,17 @@ def test_github_refusing_the_oidc_request_asks_for_the_permission(
     assert "id-token: write" in result.err
     assert_hidden(["stale-runner-token-SECRET"], result.out, result.err)
     assert fake.count("GET") == 0 and API_KEY not in result.err
+
+
+def test_a_token_endpoint_outage_is_one_error_without_the_secret(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET)
+    fake.fail_next(5, status=503, path="/api/v2/oauth/token")
+    monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("TAILJIT_HTTP_TIMEOUT", "5")
+    result = repo.run("plan", "--at", AT, "--json")
+    assert result.code == 1 and result.out == ""
+    assert "error: POST /api/v2/oauth/token failed 1 time(s); the last attempt: HTTP 503" in result.err
+    assert fake.count("GET") == 0
+    assert_hidden([CLIENT_SECRET], result.out, result.err)

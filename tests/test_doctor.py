@@ -49,6 +49,17 @@ def test_a_read_only_oauth_client_is_shown_with_its_scopes(repo: AccessRepo, fak
     assert_hidden([CLIENT_SECRET, *fake.tokens], result.out, result.err)
 
 
+def test_validate_refused_to_a_read_only_client_is_not_a_failure(repo: AccessRepo, fake: FakeTailscale,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.validate_needs_write = True
+    fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=[READ])
+    monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    result = repo.run("doctor")
+    assert result.code == 0, result.out
+    assert "      validate    refused to this read-only credential; plan does not need it" in result.out
+
+
 def test_a_write_scope_gets_no_warning(repo: AccessRepo, fake: FakeTailscale,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=[WRITE])

@@ -154,3 +154,21 @@ def test_backend_flag_selects_tailscale_over_a_file_config(
     result = repo.run_cli("--config", str(repo.config), "--backend", "tailscale", "apply", "--at", AT)
     assert result.code == 0, result.err
     assert "alice@example.com" in prod_members(fake.policy) and not repo.tailnet.exists()
+
+
+def test_a_secret_echoed_by_the_server_is_scrubbed(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.grant("prod", "alice.yaml", ALICE)
+    fake.answer_validate({"message": "warning(s) found",
+                          "data": [{"user": "alice@example.com", "warnings": [f"request signed with {API_KEY}"]}]})
+    result = repo.run("apply", "--at", AT)
+    assert result.code == 0
+    assert "warning(s) found: alice@example.com: request signed with ***" in result.err
+    assert_hidden([API_KEY], result.out, result.err)
+
+
+def test_a_bad_retry_setting_is_a_config_error(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILJIT_HTTP_RETRIES", "many")
+    result = repo.run("plan", "--at", AT)
+    assert result.code == 1 and "error: TAILJIT_HTTP_RETRIES='many' is not a whole number" in result.err
+    assert fake.count("GET") == 0
