@@ -614,11 +614,11 @@ def _pack(v: Value) -> bytes:
                     continue
                 vx = value.value
                 if type(vx) is literal_cls:
-                    push(join((comma, name.before, name.value.raw, name.after or b"", b":",  # type: ignore[union-attr]
+                    push(join((comma, name.before, name.value.raw, name.after or b"", b":",
                                value.before, vx.raw, value.after or b"")))
                 else:
                     push(value)
-                    push(join((comma, name.before, name.value.raw, name.after or b"", b":")))  # type: ignore[union-attr]
+                    push(join((comma, name.before, name.value.raw, name.after or b"", b":")))
             continue
         append(b"[")
         push(x.after + b"]" + after if after else x.after + b"]")
