@@ -24,6 +24,7 @@ from . import __version__, github
 from .apply import reconcile
 from .backends import open_backend
 from .backends.base import Backend
+from .comment import plan_comment
 from .config import DEFAULT_CONFIG
 from .doctor import doctor
 from .durations import format_time, parse_time
@@ -140,12 +141,15 @@ def render(app: App, at: datetime | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (with an RFC 6902 patch).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when there are none (as terraform plan does).")
+@click.option("--pr", "pr", type=click.IntRange(min=1), default=None, metavar="NUMBER",
+              help="Also post the plan as the sticky comment on this pull request (created once, then "
+                   "updated), with GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL from the environment.")
 @click.pass_obj
-def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool) -> int:
+def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, pr: int | None) -> int:
     """Show what apply would change in the tailnet: grants, revocations, drift, other edits. Writes nothing."""
     now = _now(at)
     ws = app.workspace()
-    _warn_problems(ws, now)
+    problems = _warn_problems(ws, now)
     backend = app.backend(ws)
     try:
         live = backend.get()
@@ -156,7 +160,12 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool) 
         click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **the_plan.data}, indent=2))
     else:
         click.echo(format_plan(the_plan, backend.name, now), nl=False)
-        github.summary(format_plan(the_plan, backend.name, now))
+    markdown = plan_comment(the_plan.data, ws.statuses(now), ws.config.targets, where=backend.name, at=now,
+                            problems=problems, commit=github.event_head_sha())
+    github.summary_markdown(markdown)
+    if pr is not None:
+        posted = github.post_plan_comment(pr, markdown)
+        click.echo(f"Plan comment {posted.action} on pull request #{pr}: {posted.url}", err=True)
     return 2 if detailed_exitcode and the_plan.has_changes else 0
 
 

@@ -1,13 +1,42 @@
-"""GitHub Actions: workflow-command annotations and the job summary.
+"""GitHub: workflow-command annotations, the job summary, and the sticky pull-request comment.
 
-Outside Actions (``GITHUB_ACTIONS`` not ``true``) these do nothing, so the
-CLI can call them unconditionally.
+Annotations and the summary only act inside GitHub Actions (``GITHUB_ACTIONS``
+is ``true``), so the CLI can call them unconditionally.
+
+The plan comment is *sticky*: one comment per pull request, found again by
+the `comment.MARKER` its body starts with and edited in place on every push,
+never duplicated. It goes through the REST API with the job's
+``GITHUB_TOKEN`` (``permissions: pull-requests: write``); the token is only
+ever sent to ``GITHUB_API_URL``, and never printed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .backends.httpclient import HttpClient, RetryPolicy, api_message
+from .comment import MARKER
+from .errors import BackendError, TailjitError
+from .tokens import Secret
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+PER_PAGE = 100
+#: Stop following ``Link: rel="next"`` after this many pages (10,000 comments).
+MAX_PAGES = 100
+
+
+class GitHubError(TailjitError):
+    """The GitHub API could not be reached, or refused a request."""
 
 
 def in_actions() -> bool:
@@ -34,15 +63,196 @@ def annotation(level: str, message: str, *, path: str | None = None, line: int |
 
 
 def annotate(level: str, message: str, *, path: str | None = None, line: int | None = None) -> None:
-    """Print an annotation on stdout when running inside GitHub Actions."""
+    """Print an annotation on stdout when running inside GitHub Actions.
+
+    With ``path`` and ``line``, GitHub shows it on that line of the pull
+    request's diff ("Files changed"), next to the grant file being reviewed.
+    """
     if in_actions():
         print(annotation(level, message, path=path, line=line), file=sys.stdout, flush=True)
 
 
-def summary(markdown_or_text: str) -> None:
-    """Append to the job summary (``$GITHUB_STEP_SUMMARY``) when running inside Actions."""
+def code_block(text: str, language: str = "diff") -> str:
+    """``text`` fenced so that no run of backticks inside it can close the fence."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip(chr(10))}\n{fence}\n"
+
+
+def summary(text: str) -> None:
+    """Append plain ``text`` (a plan as the terminal shows it) to the job summary, as a code block."""
+    summary_markdown(code_block(text))
+
+
+def summary_markdown(markdown: str) -> None:
+    """Append Markdown to the job summary (``$GITHUB_STEP_SUMMARY``) when running inside Actions."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not in_actions() or not target:
         return
     with open(target, "a", encoding="utf-8") as f:
-        f.write("```diff\n" + markdown_or_text.rstrip("\n") + "\n```\n")
+        f.write(markdown.rstrip("\n") + "\n\n")
+
+
+def event_head_sha(env: Mapping[str, str] | None = None) -> str | None:
+    """The pull request's head commit from the event payload (``GITHUB_EVENT_PATH``), if there is one.
+
+    ``GITHUB_SHA`` of a ``pull_request`` run is GitHub's test merge commit,
+    which no reader of the pull request would recognise.
+    """
+    env = os.environ if env is None else env
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            event = json.load(f)
+        sha = event["pull_request"]["head"]["sha"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sha if isinstance(sha, str) else None
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    """What `GitHub.upsert_comment` did: ``created``, ``updated`` or ``unchanged``."""
+
+    action: str
+    id: int
+    url: str
+
+
+class GitHub:
+    """The few REST endpoints the sticky comment needs: list, create and update issue comments."""
+
+    def __init__(self, repository: str, token: Secret, api_url: str = DEFAULT_API_URL, *,
+                 transport: httpx.BaseTransport | None = None, retries: int = 2) -> None:
+        if repository.count("/") != 1 or not all(repository.split("/")):
+            raise GitHubError(f"GITHUB_REPOSITORY={repository!r} is not owner/name")
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self._http = HttpClient(RetryPolicy(retries=retries, timeout=30.0), transport=transport)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 transport: httpx.BaseTransport | None = None) -> GitHub:
+        """From ``GITHUB_TOKEN``, ``GITHUB_REPOSITORY`` and ``GITHUB_API_URL`` (as Actions sets them)."""
+        env = os.environ if env is None else env
+        token = env.get("GITHUB_TOKEN", "").strip()
+        repository = env.get("GITHUB_REPOSITORY", "").strip()
+        missing = [name for name, value in (("GITHUB_TOKEN", token), ("GITHUB_REPOSITORY", repository)) if not value]
+        if missing:
+            raise GitHubError(f"cannot post the plan comment: {' and '.join(missing)} not set",
+                              hint="in a workflow, set env GITHUB_TOKEN: ${{ github.token }} on the step; "
+                                   "GITHUB_REPOSITORY is set by Actions (owner/name)")
+        return cls(repository, Secret(token), env.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL,
+                   transport=transport)
+
+    def upsert_comment(self, number: int, body: str, marker: str = MARKER) -> CommentResult:
+        """Edit the pull request's comment that starts with ``marker``, or create it if there is none.
+
+        Only comments written by a bot count, so a person quoting the marker
+        never has their comment overwritten.
+        """
+        existing = next((c for c in self.comments(number) if _is_sticky(c, marker)), None)
+        if existing is None:
+            created = self._request("POST", f"/repos/{self._repo_path}/issues/{number}/comments",
+                                    f"creating the plan comment on #{number}", {"body": body}, expect=201)
+            return CommentResult("created", int(created["id"]), str(created.get("html_url", "")))
+        comment_id = int(existing["id"])
+        if existing.get("body") == body:
+            return CommentResult("unchanged", comment_id, str(existing.get("html_url", "")))
+        updated = self._request("PATCH", f"/repos/{self._repo_path}/issues/comments/{comment_id}",
+                                f"updating the plan comment on #{number}", {"body": body}, expect=200)
+        return CommentResult("updated", comment_id, str(updated.get("html_url", "")))
+
+    def comments(self, number: int) -> Iterator[dict[str, Any]]:
+        """Every comment on issue or pull request ``number``, oldest first, following ``Link: rel="next"``."""
+        url: str | None = f"{self.api_url}/repos/{self._repo_path}/issues/{number}/comments?per_page={PER_PAGE}"
+        what = f"listing the comments of #{number}"
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            response = self._send("GET", url, what)
+            page = self._json(response, what, expect=200)
+            if not isinstance(page, list):
+                raise GitHubError(f"{what}: GitHub answered something other than a list of comments")
+            yield from (c for c in page if isinstance(c, dict))
+            url = self._same_origin(response.links.get("next", {}).get("url"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def _repo_path(self) -> str:
+        owner, name = self.repository.split("/")
+        return f"{quote(owner, safe='')}/{quote(name, safe='')}"
+
+    def _request(self, method: str, path: str, what: str, payload: dict[str, Any], *, expect: int) -> dict[str, Any]:
+        response = self._send(method, self.api_url + path, what, json.dumps(payload).encode())
+        answer = self._json(response, what, expect=expect)
+        if not isinstance(answer, dict) or "id" not in answer:
+            raise GitHubError(f"{what}: GitHub answered without a comment id")
+        return answer
+
+    def _send(self, method: str, url: str, what: str, content: bytes | None = None) -> httpx.Response:
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            return self._http.send(method, url, what=what, headers=headers, content=content,
+                                   auth=self._token.reveal)
+        except BackendError as e:
+            raise GitHubError(e.message.replace(self._token.reveal(), "***"),
+                              hint="GitHub may be unavailable (https://www.githubstatus.com); re-run the job") from None
+
+    def _json(self, response: httpx.Response, what: str, *, expect: int) -> Any:
+        if response.status_code != expect:
+            raise self._failure(response, what)
+        try:
+            return response.json()
+        except ValueError:
+            raise GitHubError(f"{what}: GitHub answered HTTP {response.status_code} without JSON") from None
+
+    def _failure(self, response: httpx.Response, what: str) -> GitHubError:
+        status = response.status_code
+        message = api_message(response).replace(self._token.reveal(), "***")
+        detail = f"HTTP {status}" + (f": {message}" if message else "")
+        if status == 401:
+            return GitHubError(f"{what} was refused ({detail})",
+                               hint="the GITHUB_TOKEN given to the step is missing, expired or wrong")
+        if status == 403:
+            return GitHubError(f"{what} was refused ({detail})",
+                               hint="the job needs 'permissions: pull-requests: write'; pull requests from "
+                                    "forks get a read-only token and no plan comment")
+        if status == 404:
+            return GitHubError(f"{what}: {detail}",
+                               hint=f"check that {self.repository} and the pull request number exist, and "
+                                    f"GITHUB_API_URL ({self.api_url})")
+        return GitHubError(f"{what}: {detail}")
+
+    def _same_origin(self, url: str | None) -> str | None:
+        """``url`` if it points at the API we were given; the token is never sent anywhere else."""
+        if url is None:
+            return None
+        mine, theirs = urlsplit(self.api_url), urlsplit(url)
+        if (theirs.scheme, theirs.netloc) != (mine.scheme, mine.netloc):
+            raise GitHubError(f"GitHub's next-page link points at {theirs.scheme}://{theirs.netloc}, not "
+                              f"{mine.scheme}://{mine.netloc}; not following it with the token")
+        return url
+
+
+def post_plan_comment(number: int, body: str, env: Mapping[str, str] | None = None) -> CommentResult:
+    """Create or update the sticky plan comment on pull request ``number`` (credentials from ``env``)."""
+    client = GitHub.from_env(env)
+    try:
+        return client.upsert_comment(number, body)
+    finally:
+        client.close()
+
+
+def _is_sticky(comment: Mapping[str, Any], marker: str) -> bool:
+    body = comment.get("body")
+    user = comment.get("user")
+    return (isinstance(body, str) and body.startswith(marker)
+            and isinstance(user, Mapping) and user.get("type") == "Bot")
