@@ -30,6 +30,7 @@ from .doctor import doctor
 from .durations import format_time, parse_time
 from .errors import GrantError, TailjitError
 from .gitrepo import merge_times
+from .lifecycle import audit_command, codeowners_command, prune_command, request_command
 from .plan import make_plan
 from .report import STATUS_COLUMNS, format_plan, format_table, status_rows
 from .workspace import Workspace, open_workspace
@@ -260,6 +261,10 @@ def _backup(ws: Workspace, text: bytes) -> Path:
 
 
 cli.add_command(doctor)
+cli.add_command(request_command)
+cli.add_command(prune_command)
+cli.add_command(audit_command)
+cli.add_command(codeowners_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

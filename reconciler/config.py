@@ -70,6 +70,8 @@ class Config:
     aws_secret: AwsSecret | None = None
     identities: Mapping[str, str] = field(default_factory=dict)
     safety: Safety = field(default_factory=Safety)
+    #: code owners of everything that is not a grant (base policy, config, workflows): see `codeowners`
+    owners: tuple[str, ...] = ()
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the repository root, with forward slashes, for messages."""
@@ -83,7 +85,7 @@ class Config:
 
 
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
-             "targets", "identities", "safety"}
+             "targets", "identities", "safety", "owners"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers"}
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
 
@@ -121,6 +123,7 @@ def load_config(path: Path) -> Config:
         aws_secret=reader.aws_secret(doc),
         identities=reader.identities(doc),
         safety=reader.safety(doc),
+        owners=reader.str_list(doc, "owners"),
     )
 
 
