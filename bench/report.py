@@ -1,0 +1,154 @@
+"""The benchmarks' targets, the tables that show the numbers, and the scaling plot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The targets from the scaling issue.
+RECONCILE_SECONDS = 1.0
+RECONCILE_RSS_MB = 200.0
+TARGET_GRANTS = 10_000
+MAX_SCALING_RATIO = 5.5
+GIT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: what it asks, what was measured, and whether it was met (None: not measured at this size)."""
+
+    name: str
+    target: str
+    measured: str
+    passed: bool | None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"name": self.name, "target": self.target, "measured": self.measured, "passed": self.passed}
+
+
+def checks(found: Mapping[str, Any], *, quick: bool) -> list[Check]:
+    """The targets a run can judge. Quick runs judge only what does not depend on speed."""
+    out: list[Check] = []
+    rows = {r["grants"]: r for r in found.get("reconcile", ())}
+    if not quick and TARGET_GRANTS in rows:
+        r = rows[TARGET_GRANTS]
+        out.append(Check("reconcile 10k: time", f"< {RECONCILE_SECONDS:g} s", f"{r['total']:.3f} s",
+                         r["total"] < RECONCILE_SECONDS))
+        out.append(Check("reconcile 10k: peak RSS", f"< {RECONCILE_RSS_MB:g} MB", f"{r['peak_rss_mb']:.0f} MB",
+                         r["peak_rss_mb"] < RECONCILE_RSS_MB))
+    if not quick and TARGET_GRANTS in rows and 5 * TARGET_GRANTS in rows:
+        ratio = rows[5 * TARGET_GRANTS]["total"] / rows[TARGET_GRANTS]["total"]
+        out.append(Check("reconcile 50k/10k time ratio", f"≤ {MAX_SCALING_RATIO:g}", f"{ratio:.2f}",
+                         ratio <= MAX_SCALING_RATIO))
+    converged = found.get("converged")
+    if converged is not None:
+        out.append(Check("converged apply: requests", "1 GET, 0 writes",
+                         f"{converged['gets']} GET, {converged['writes'] + converged['validates']} writes",
+                         converged["gets"] == 1 and converged["writes"] == 0 and converged["validates"] == 0
+                         and converged["requests"] == 1))
+    git = found.get("git")
+    if git is not None and not quick:
+        for name, seconds in git["timings"].items():
+            out.append(Check(f"git: {name}", f"< {GIT_SECONDS:g} s", f"{seconds:.3f} s", seconds < GIT_SECONDS))
+    return out
+
+
+# --- tables -----------------------------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table; numbers right-aligned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    numeric = [bool(rows) and all(isinstance(r[i], int | float) for r in rows) for i in range(len(headers))]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+    rule = "| " + " | ".join(("-" * (w - 1) + ":") if n else "-" * w
+                              for w, n in zip(widths, numeric, strict=True)) + " |"
+    body = ["| " + " | ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(r, widths, numeric, strict=True))
+            + " |" for r in cells]
+    return "\n".join([line, rule, *body]) + "\n"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def markdown(about: Mapping[str, Any], found: Mapping[str, Any], verdicts: Sequence[Check]) -> str:
+    out = ["# tailjit benchmark results", "",
+           f"Measured with `python bench/run.py` ({about['mode']} mode) on {about['cpus']} × {about['cpu']}, "
+           f"{about['memory_mb'] / 1024:.0f} GiB RAM, {about['implementation']} {about['python']}, {about['os']}. "
+           "Times are medians of the repeats, in seconds; memory is the peak resident set of the process.", ""]
+    if verdicts:
+        out += ["## Targets", "", table(("target", "wanted", "measured", "met"),
+                                        [(c.name, c.target, c.measured, "—" if c.passed is None else c.passed)
+                                         for c in verdicts])]
+    if "reconcile" in found:
+        rows = found["reconcile"]
+        base = rows[0]["total"] if rows else 1.0
+        out += ["## 1. Reconcile against the file backend", "",
+                f"Base policy of {rows[0]['policy_bytes']:,} bytes, 100 targets; N active grant files plus 2 % "
+                "expired in the last hour. load = read config, base policy and grant files; render; plan = read "
+                "the live file and plan; apply = the reconcile loop (read, plan, validate, write, with its own "
+                "plan). `json.loads` parses the same policy as plain JSON: this machine's yardstick. `tailjit "
+                "apply` is the real command run cold in a new process.", "",
+                table(("N grants", "load", "render", "plan", "apply", "total", "× N=" + f"{rows[0]['grants']:,}",
+                       "total / json.loads", "peak RSS MB", "`tailjit apply` s", "its RSS MB", "granted",
+                       "revoked"),
+                      [(r["grants"], r["load"], r["render"], r["plan"], r["apply"], r["total"],
+                        round(r["total"] / base, 2), round(r["total"] / r["json_loads"]),
+                        round(r["peak_rss_mb"]), r["cli_apply_seconds"], round(r["cli_peak_rss_mb"]),
+                        r["granted"], r["revoked"]) for r in rows])]
+    if "converged" in found:
+        c = found["converged"]
+        out += ["## 2. Converged reconcile against the fake Tailscale API", "",
+                table(("N grants", "GET", "validate", "write", "requests", "`tailjit apply` s", "in-process s"),
+                      [(c["grants"], c["gets"], c["validates"], c["writes"], c["requests"], c["cli_seconds"],
+                        c["in_process_seconds"])])]
+    if "git" in found:
+        g = found["git"]
+        out += ["## 3. Git history", "", g.get("description", ""), "",
+                table(("operation", "seconds"), list(g["timings"].items()))]
+    if "hujson" in found:
+        h = found["hujson"]
+        out += ["## 4. HuJSON", "", h.get("markdown", "")]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --- the plot ---------------------------------------------------------------------------------------------
+
+
+def plot(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Seconds per phase and peak memory against N, with the linear extrapolation from the smallest N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["grants"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for phase in ("load", "render", "plan", "apply", "total"):
+        left.plot(n, [r[phase] for r in rows], marker="o", label=phase, linewidth=2.5 if phase == "total" else 1.2)
+    linear = [rows[0]["total"] * x / n[0] for x in n]
+    left.plot(n, linear, linestyle=":", color="grey", label="linear from N=" + f"{n[0]:,}")
+    left.axhline(1.0, color="red", linewidth=0.8, linestyle="--", label="1 s target")
+    left.set(xscale="log", yscale="log", xlabel="active grant files", ylabel="seconds (median)",
+             title="Reconcile time by phase")
+    left.legend(fontsize=8)
+    right.plot(n, [r["peak_rss_mb"] for r in rows], marker="o", label="bench process")
+    right.plot(n, [r["cli_peak_rss_mb"] for r in rows], marker="s", label="tailjit apply")
+    right.axhline(200, color="red", linewidth=0.8, linestyle="--", label="200 MB target")
+    right.set(xscale="log", xlabel="active grant files", ylabel="peak RSS (MB)", title="Peak memory", ylim=(0, None))
+    right.legend(fontsize=8)
+    fig.suptitle("tailjit at scale: 1 MiB base policy, 100 targets")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
