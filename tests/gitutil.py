@@ -182,6 +182,26 @@ def grant_yaml(user: str, target: str, *, duration: str | None = "4h", expires: 
     return "\n".join(lines) + "\n"
 
 
+def files_under(root: Path) -> dict[str, Change]:
+    """Every file below ``root`` (outside ``.git``) as ``{relative path: content}``, to commit as they are."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def publish(repo: pygit2.Repository, origin: Path) -> RepoBuilder:
+    """Make a bare copy of ``repo`` at ``origin``, add it as the remote ``origin`` and fetch it, as a clone has.
+
+    Returns a builder on the bare repository: commits made with it are other
+    people's pushes that the working copy has not fetched yet.
+    """
+    assert repo.workdir is not None
+    pygit2.clone_repository(repo.workdir, str(origin), bare=True)
+    repo.remotes.create("origin", str(origin))
+    repo.remotes["origin"].fetch()
+    repo.references.create("refs/remotes/origin/HEAD", "refs/remotes/origin/main", force=True)
+    return RepoBuilder(pygit2.Repository(str(origin)))
+
+
 def set_identity(repo: pygit2.Repository, person: Person) -> None:
     """The repository's own ``user.name``/``user.email`` (what `git config user.email X` writes)."""
     repo.config["user.name"] = person.name
