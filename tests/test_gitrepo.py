@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, grant_yaml, make_shallow
 
+from gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, grant_yaml, make_shallow
 from reconciler.gitrepo import CLOCK_SKEW, merge_times
 from reconciler.grants import Grant
 
