@@ -7,8 +7,9 @@ branch tip's tree in memory, so the index and other files do not matter.
 
 When the push is refused and ``origin``'s branch has moved meanwhile (a
 merge landed), the branch is fetched and the prune commit made again on the
-new tip: each file is removed there only if it is unchanged and still
-expired by that tip's history. This repeats a bounded number of times.
+new tip: each file is removed there only if it is still expired by that
+tip's content and history (an extension merged meanwhile keeps it). This
+repeats a bounded number of times.
 """
 
 from __future__ import annotations
@@ -99,8 +100,11 @@ def commit_prune(config: Config, expired: Sequence[GrantStatus], now: datetime, 
         try:
             push_ref(repo, PUSH_REF, branch, remote)
             break
-        except GitError:
-            moved = fetch_branch(repo, branch, remote)
+        except GitError as refused:
+            try:
+                moved = fetch_branch(repo, branch, remote)
+            except GitError:
+                raise refused from None
             if moved is None or moved == base:
                 raise
             if attempts >= max_attempts:

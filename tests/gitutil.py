@@ -28,7 +28,7 @@ from pygit2.enums import CheckoutStrategy, ConfigLevel, FileMode
 Change = bytes | str | None
 _Trie = dict[str, "_Trie | pygit2.Oid | None"]
 
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
+T0 = datetime(2025, 11, 1, tzinfo=UTC)  # safely in the past of any real clock running the tests
 
 
 def at(hours: float, base: datetime = T0) -> datetime:

@@ -131,7 +131,7 @@ def test_a_commit_dated_in_the_future_is_a_problem_not_a_start(b: RepoBuilder) -
     found = merge_times(root(b), [grant(p) for p in paths], now=NOW)
     assert dict(found) == {paths[0]: NOW - timedelta(hours=1), paths[1]: NOW + CLOCK_SKEW - timedelta(seconds=1)}
     assert list(found.problems) == [paths[2]]
-    assert "dated 2026-12-15T16:00:00Z, 3d in the future" in found.problems[paths[2]]
+    assert "dated 2025-12-15T16:00:00Z, 3d in the future" in found.problems[paths[2]]
 
 
 def test_a_config_root_below_the_top_of_the_repository(tmp_path: Path) -> None:
