@@ -135,7 +135,7 @@ class _Reader:
     def _apply(self, commit: pygit2.Commit, old: pygit2.Oid | None, new: pygit2.Oid | None,
                live: dict[str, Record], done: list[Record]) -> None:
         when = commit_time(commit)
-        changes = diff_folders(self.repo, old, new).deltas
+        changes = list(diff_folders(self.repo, old, new).deltas)
         moved = {d.old_file.path: live.pop(d.old_file.path) for d in changes
                  if d.status == DeltaStatus.RENAMED and d.old_file.path in live}
         for delta in changes:
