@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pygit2
 import pytest
 
-from gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, grant_yaml, make_shallow
+from conftest import AccessRepo
+from gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, make_shallow
+from reconciler.durations import format_time
 from reconciler.gitrepo import CLOCK_SKEW, merge_times
 from reconciler.grants import Grant
 
@@ -184,3 +187,23 @@ def test_a_long_history_is_read_in_one_walk(tmp_path: Path) -> None:
     assert dict(found) == expected
     assert found.stats.commits == 2000 - 4 + 1  # from the tip back to the parent of the oldest grant's merge
     assert found.stats.diffs == grant_commits
+
+
+def test_validate_and_apply_report_a_merge_dated_in_the_future_and_grant_nothing(repo: AccessRepo) -> None:
+    b = RepoBuilder.init(repo.root)
+    b.commit(files_under(repo.root), at(0))
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    b.commit({f"{G}/prod/early.yaml": grant_yaml("early@example.com", "prod")}, ahead, author=BOB)
+    b.commit({f"{G}/prod/fine.yaml": grant_yaml("fine@example.com", "prod")}, at(1), author=BOB)
+    b.checkout()
+    validate = repo.run("validate")
+    assert validate.code == 1
+    assert f"{G}/prod/early.yaml:1: merged by commit " in validate.err
+    assert f"dated {format_time(ahead)}, 1d23h in the future;" in validate.err  # 2 days less the seconds since
+    assert "1 problem(s) found." in validate.err
+    apply = repo.run("apply", "--at", format_time(ahead + timedelta(hours=1)))
+    assert apply.code == 1
+    assert "early@example.com" not in repo.tailnet.read_text()
+    status = json.loads(repo.run("status", "--json").out)["grants"]
+    assert {(g["user"], g["state"]) for g in status} == {("early@example.com", "invalid"),
+                                                         ("fine@example.com", "expired")}
