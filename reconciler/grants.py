@@ -101,16 +101,41 @@ def load_grants(config: Config) -> LoadedGrants:
     root = config.grants_dir
     if not root.is_dir():
         return LoadedGrants((), ())
+    relative = _Relative(config)
     for path in sorted(root.rglob("*")):
-        rel = config.relative(path)
         if path.name in IGNORED_NAMES or (path.is_dir() and not path.is_symlink()):
             continue
+        rel = relative(path)
         parts = path.relative_to(root).parts
         try:
             grants.append(_load_one(path, rel, parts, config.targets))
         except GrantError as e:
             errors.append(e)
     return LoadedGrants(tuple(grants), tuple(errors))
+
+
+class _Relative:
+    """`Config.relative` for many files: each folder is resolved once, not each file.
+
+    A file that is not a symbolic link resolves to its resolved folder plus its
+    name, so the answer is the same; links still go through `Config.relative`.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.root = config.root.resolve()
+        self.folders: dict[Path, Path] = {}
+
+    def __call__(self, path: Path) -> str:
+        if path.is_symlink():
+            return self.config.relative(path)
+        folder = self.folders.get(path.parent)
+        if folder is None:
+            folder = self.folders[path.parent] = path.parent.resolve()
+        try:
+            return (folder / path.name).relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
 
 
 def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str, Target]) -> Grant:
