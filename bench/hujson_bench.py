@@ -90,9 +90,9 @@ def json5_round_trip() -> tuple[Callable[[str], str] | None, str]:
                 continue
             loads, dumps = lib.loads, lib.dumps
             loads(probe)
-        except Exception:  # noqa: BLE001 - a clashing install fails in many ways
+        except Exception:  # a clashing install fails in many ways
             continue
-        return (lambda text: str(dumps(loads(text)))), source
+        return (lambda text, loads=loads, dumps=dumps: str(dumps(loads(text)))), source
     return None, "json5 unavailable (pip install json5; see the module docstring)"
 
 
@@ -100,6 +100,8 @@ def json_five_round_trip() -> tuple[Callable[[str], str] | None, str]:
     """json-five with its model loader and dumper: a round trip that keeps comments."""
     probe = '{a: 1, // c\n "b": [2,],}'
     for source in ("venv", os.environ.get("HUJSON_BENCH_JSON_FIVE", str(ROOT / "bench/results/json-five"))):
+        loader: ModuleType | None
+        dumper: ModuleType | None
         try:
             if source == "venv":
                 loader, dumper = importlib.import_module("json5.loader"), importlib.import_module("json5.dumper")
@@ -115,7 +117,7 @@ def json_five_round_trip() -> tuple[Callable[[str], str] | None, str]:
 
             if round_trip(probe) != probe:
                 continue
-        except Exception:  # noqa: BLE001 - a clashing install fails in many ways
+        except Exception:  # a clashing install fails in many ways
             continue
         return round_trip, source
     return None, "json-five unavailable (pip install json-five; see the module docstring)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ VECTOR_DIR = SHARED / "hujson"
 CORPUS_DIR = SHARED / "corpus" / "policies"
 
 
-def _params(path: Path, load: Any) -> list[Any]:
+def _params(path: Path, load: Callable[[Path], list[Any]]) -> list[Any]:
     """Test parameters from a shared file, or one skipped placeholder when shared/ is absent."""
     if not path.exists():
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"reference data not found at {path}"))]
