@@ -18,6 +18,7 @@ Error messages follow the reference word for word:
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -708,7 +709,11 @@ def _has_newline(extra: bytes | None) -> bool:
 
 
 def _is_standard(v: Value) -> bool:
-    for node in _values(v):
+    return _all_standard(_values(v))
+
+
+def _all_standard(nodes: list[Value]) -> bool:
+    for node in nodes:
         if _has_comment(node.before) or _has_comment(node.after):
             return False
         x = node.value
@@ -815,12 +820,8 @@ def _format_block_comment(comment: bytes, depth: int) -> bytes:
     return b"\n".join(out).rstrip(b"\n")
 
 
-def _format_extra(b: bytes, depth: int, *, leading_newline: bool = False, trailing_newline: bool = False,
-                  trim_leading: bool = False, trim_trailing: bool = False, unindent_last: bool = False,
-                  space_if_empty: bool = False) -> bytes:
-    """Go's Extra.format: normalize line endings, blank lines, indentation and comment layout."""
-    if b"\r" in b:
-        b = b.replace(b"\r\n", b"\n").replace(b"\n\r", b"\n").replace(b"\r", b" ")
+def _format_comments(b: bytes, depth: int, leading_newline: bool) -> bytearray | None:
+    """The body of Go's Extra.format for extra with comments; None if it is not valid extra."""
     out = bytearray()
     if leading_newline and b"\n" not in b:
         out += b"\n"
@@ -833,7 +834,7 @@ def _format_extra(b: bytes, depth: int, *, leading_newline: bool = False, traili
             continue
         size = _comment_len(b, i)
         if size <= 0:
-            return b  # not valid extra: left alone, as the reference does
+            return None
         out += b"\t" * depth if out.endswith(b"\n") else b" "
         comment = b[i:i + size]
         if comment.startswith(b"//") or b"\n" not in comment:
@@ -843,6 +844,24 @@ def _format_extra(b: bytes, depth: int, *, leading_newline: bool = False, traili
         else:
             out += _format_block_comment(comment, depth)
         i += size
+    return out
+
+
+@functools.lru_cache(maxsize=4096)  # pure, and the same few extras recur all over a document
+def _format_extra(b: bytes, depth: int, *, leading_newline: bool = False, trailing_newline: bool = False,
+                  trim_leading: bool = False, trim_trailing: bool = False, unindent_last: bool = False,
+                  space_if_empty: bool = False) -> bytes:
+    """Go's Extra.format: normalize line endings, blank lines, indentation and comment layout."""
+    if not b.strip(_WS):  # only whitespace (the common case): just count its newlines
+        newlines = b.count(b"\n")  # \r\n and \n\r count once either way
+        out = bytearray(b"\n" * (min(newlines, 2) if newlines else int(leading_newline)))
+    else:
+        if b"\r" in b:
+            b = b.replace(b"\r\n", b"\n").replace(b"\n\r", b"\n").replace(b"\r", b" ")
+        formatted = _format_comments(b, depth, leading_newline)
+        if formatted is None:
+            return b  # not valid extra: left alone, as the reference does
+        out = formatted
     if trailing_newline and not out.endswith(b"\n"):
         out += b"\n"
     if trim_leading:
@@ -885,17 +904,17 @@ def _extra_length(b: bytes) -> int:
 
 def _extra_stats(b: bytes | None) -> tuple[int, int, bool]:
     """(length of the first line, length of the last line, spans lines) of an extra."""
-    if not b:
-        return 0, 0, False
+    if not b or not b.strip(_WS):
+        return 0, 0, b is not None and b"\n" in b
     if b"\n" not in b:
         n = _extra_length(b)
         return n, n, False
     return _extra_length(b[:b.index(b"\n")]), _extra_length(b[b.rindex(b"\n") + 1:]), True
 
 
-def _normalize(v: Value) -> None:
+def _normalize(nodes: list[Value]) -> None:
     """Normalize escaped strings, empty containers and whitespace before colons and commas."""
-    for node in _values(v):
+    for node in nodes:
         x = node.value
         if type(x) is Literal:
             if x.raw[:1] == b'"' and b"\\" in x.raw:
@@ -911,11 +930,11 @@ def _normalize(v: Value) -> None:
                 child.after = None
 
 
-def _expand_composites(v: Value) -> set[Object | Array]:
+def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
     """The containers to print one member/element per line (Go's expandComposites)."""
     need_expand: set[Object | Array] = set()
     stats: dict[Value, tuple[int, int, bool]] = {}
-    for node in reversed(_values(v)):  # children before parents
+    for node in reversed(nodes):  # children before parents
         x = node.value
         if type(x) is Literal:
             stats[node] = (len(x.raw), len(x.raw), False)
@@ -986,9 +1005,8 @@ def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: boo
             _set_trailing_comma(x, True)  # type: ignore[arg-type]
 
 
-def _align_object_values(v: Value) -> None:
+def _align_object_values(nodes: list[Value]) -> None:
     """Pad consecutive single-line members so their values start in the same column."""
-    nodes = _values(v)
     spans_lines: dict[Value, bool] = {}  # Go's Value.hasNewline(false)
     for node in reversed(nodes):
         x = node.value
@@ -1023,11 +1041,12 @@ def _align_rows(rows: list[tuple[Value, int]]) -> None:
 
 def _format(v: Value) -> None:
     v.before = _format_extra(v.before, 0).lstrip(_WS)
-    standard = _is_standard(v)
-    _normalize(v)
-    need_expand = _expand_composites(v)
+    nodes = _values(v)  # parents before children; the passes below keep this set of nodes
+    standard = _all_standard(nodes)
+    _normalize(nodes)
+    need_expand = _expand_composites(nodes)
     _format_whitespace(v, need_expand, standard)
-    _align_object_values(v)
+    _align_object_values(nodes)
     v.after = _rstrip_go_space(_format_extra(v.after or b"", 0)) + b"\n"
 
 
