@@ -526,6 +526,7 @@ def _syntax_error(b: bytes, toks: list[tuple[bytes, bytes, bytes]], index: int, 
         return _error_at(b, pos, "invalid literal: " + run.group().decode("ascii"))
     if state == _S_COLON:
         return _error_at(b, pos, f"invalid character {char} after object name")
+    assert state == _S_AFTER
     if top is None:
         return _error_at(b, pos, f"invalid character {char} after top-level value")
     if in_array:
