@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,8 +186,8 @@ def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[
     granted = member_comments(proposed_policy, target_groups)
     member_changes = _member_changes(live_data, proposed_data, target_groups, annotations, granted)
     other = _without_target_groups(live_data, target_groups), _without_target_groups(proposed_data, target_groups)
-    other_ops = tuple(jsonpatch.make_patch(other[0], other[1]).patch) if live_data != proposed_data else ()
-    patch = tuple(jsonpatch.make_patch(live_data, proposed_data).patch) if live_data != proposed_data else ()
+    other_ops = json_patch(other[0], other[1]) if live_data != proposed_data else ()
+    patch = json_patch(live_data, proposed_data) if live_data != proposed_data else ()
     return Plan(
         live=live, rendered=rendered, proposed=proposed, drift=drift, drift_diff=drift_diff,
         created=created, member_changes=member_changes, other_changes=other_ops, patch=patch,
@@ -259,6 +260,40 @@ def _group_lists(data: JSONValue) -> dict[str, list[str]]:
         return {}
     return {name: [m for m in members if isinstance(m, str)]
             for name, members in groups.items() if isinstance(members, list)}
+
+
+def json_patch(src: JSONValue, dst: JSONValue) -> tuple[dict[str, JSONValue], ...]:
+    """``jsonpatch.make_patch(src, dst)``, without walking the object members both sides have alike.
+
+    jsonpatch descends into every member two objects share, equal or not, and
+    serializes each array item on the way: most of a plan's time on a large
+    policy whose only change is a few group members. A member whose JSON is
+    the same on both sides gives no operation, so it is left out of both
+    first, and the patch is the same: jsonpatch visits shared members in
+    ``src``'s order and added ones in ``dst``'s, as it did before.
+    """
+    return tuple(jsonpatch.make_patch(*_without_equal_members(src, dst)).patch)
+
+
+def _without_equal_members(src: JSONValue, dst: JSONValue) -> tuple[JSONValue, JSONValue]:
+    if not isinstance(src, dict) or not isinstance(dst, dict):
+        return src, dst
+    kept_src: dict[str, JSONValue] = {}
+    kept_dst: dict[str, JSONValue] = {}
+    for key, value in src.items():
+        if key not in dst:
+            kept_src[key] = value
+        elif _json_text(value) != _json_text(dst[key]):
+            kept_src[key], kept_dst[key] = _without_equal_members(value, dst[key])
+    for key, value in dst.items():
+        if key not in src:
+            kept_dst[key] = value
+    return kept_src, kept_dst
+
+
+def _json_text(value: JSONValue) -> str:
+    """Canonical JSON: equal exactly when jsonpatch finds nothing to change (1, 1.0 and true all differ)."""
+    return json.dumps(value, sort_keys=True)
 
 
 def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValue:
