@@ -160,23 +160,23 @@ def _step_back(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid 
     """Follow the tracked files from ``commit`` back to its first parent, whose folder is ``old``.
 
     All of the commit's changes are read before any is applied: a commit may
-    rename ``a`` to ``b`` and add a new ``a``.
+    rename ``a`` to ``b`` and add a new ``a``. Only the changed paths are
+    looked at, so the cost is the size of the commit, not of the folder.
     """
-    added: set[str] = set()
-    renamed_from: dict[str, str] = {}
+    added: list[str] = []
+    renamed_from: list[tuple[str, str]] = []
     for delta in diff_folders(repo, old, new).deltas:
         if delta.status == DeltaStatus.ADDED:
-            added.add(delta.new_file.path)
+            added.append(delta.new_file.path)
         elif delta.status == DeltaStatus.RENAMED:
-            renamed_from[delta.new_file.path] = delta.old_file.path
-    before: dict[str, str] = {}
-    for name, original in tracking.items():
-        if name in added:
-            births[original] = Birth(original, commit.id, commit_time(commit))
-        else:
-            before[renamed_from.get(name, name)] = original
-    tracking.clear()
-    tracking.update(before)
+            renamed_from.append((delta.new_file.path, delta.old_file.path))
+    when = commit_time(commit)
+    for name in added:
+        original = tracking.pop(name, None)
+        if original is not None:
+            births[original] = Birth(original, commit.id, when)
+    moves = [(old_name, tracking.pop(name)) for name, old_name in renamed_from if name in tracking]
+    tracking.update(moves)
 
 
 def _has_blob(tree: pygit2.Tree, path: str) -> bool:
