@@ -124,18 +124,20 @@ class _Relative:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.root = config.root.resolve()
-        self.folders: dict[Path, Path] = {}
+        self.folders: dict[Path, str | None] = {}  # folder -> its path relative to the root, None: outside
 
     def __call__(self, path: Path) -> str:
         if path.is_symlink():
             return self.config.relative(path)
-        folder = self.folders.get(path.parent)
+        if path.parent not in self.folders:
+            try:
+                self.folders[path.parent] = path.parent.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                self.folders[path.parent] = None
+        folder = self.folders[path.parent]
         if folder is None:
-            folder = self.folders[path.parent] = path.parent.resolve()
-        try:
-            return (folder / path.name).relative_to(self.root).as_posix()
-        except ValueError:
             return str(path)
+        return path.name if folder == "." else f"{folder}/{path.name}"
 
 
 def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str, Target]) -> Grant:
