@@ -11,10 +11,11 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,24 @@ from .backends.base import Backend
 from .comment import plan_comment
 from .config import DEFAULT_CONFIG
 from .doctor import doctor
-from .durations import format_time, parse_time
-from .errors import GrantError, TailjitError
-from .gitrepo import merge_times
+from .durations import format_duration, format_time, parse_duration, parse_time
+from .errors import GitError, GrantError, TailjitError
+from .gitremote import fast_forward
+from .gitrepo import merge_times, open_repository
 from .lifecycle import audit_command, codeowners_command, prune_command, request_command
 from .plan import make_plan
 from .report import STATUS_COLUMNS, format_plan, format_table, status_rows
+from .watch import (
+    DEFAULT_INTERVAL,
+    LOCK_NAME,
+    MIN_INTERVAL,
+    Cycle,
+    Watcher,
+    describe_wake,
+    state_dir,
+    stop_on_signals,
+    write_lock,
+)
 from .workspace import Workspace, open_workspace
 
 
@@ -71,6 +84,18 @@ class App:
 
 def _now(at: datetime | None) -> datetime:
     return at if at is not None else datetime.now(UTC)
+
+
+def _interval_option(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        interval = parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    if interval < MIN_INTERVAL:
+        raise click.BadParameter("must be at least 1s")
+    return interval
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -176,8 +201,16 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
               help="Overwrite drift with the rendered policy (the replaced text is saved under "
                    ".tailjit/backups/) and skip the safety limits.")
 @click.option("--dry-run", is_flag=True, help="Plan and validate with the tailnet, but do not write.")
+@click.option("--watch", is_flag=True,
+              help="Keep running: apply, then apply again at the next grant start or expiry or after "
+                   "--interval, whichever is sooner. Stops cleanly on SIGTERM or Ctrl-C.")
+@click.option("--interval", default=None, metavar="DURATION", callback=_interval_option,
+              help="With --watch: the longest wait between two applies (default 60s, at least 1s).")
+@click.option("--pull", is_flag=True,
+              help="With --watch: fetch origin and fast-forward the checked-out branch before each apply.")
 @click.pass_obj
-def apply(app: App, at: datetime | None, force: bool, dry_run: bool) -> int:
+def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool, interval: timedelta | None,
+          pull: bool) -> int:
     """Make the tailnet match the repository: grant what is active, revoke what is not.
 
     The write carries If-Match with the version the plan was made against; if
@@ -185,13 +218,20 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool) -> int:
     files are reported and grant nothing, but never stop revocation; the run
     then exits 1 so that it shows red.
     """
+    if (interval is not None or pull) and not watch:
+        raise click.UsageError("--interval and --pull go with --watch")
+    if watch and (at is not None or force):
+        raise click.UsageError("--watch applies at the current time and never with --force: drop --at/--force")
+    if watch:
+        return _watch(app, interval or DEFAULT_INTERVAL, pull=pull, dry_run=dry_run)
     now = _now(at)
     ws = app.workspace()
     problems = _warn_problems(ws, now)
     backend = app.backend(ws)
     try:
-        outcome = reconcile(backend, ws.render(now), ws.config.targets, ws.config.safety,
-                            force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text))
+        with write_lock(state_dir(ws.config.root) / LOCK_NAME):
+            outcome = reconcile(backend, ws.render(now), ws.config.targets, ws.config.safety,
+                                force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text))
     finally:
         backend.close()
     report = format_plan(outcome.plan, backend.name, now)
@@ -246,6 +286,56 @@ def _warn_problems(ws: Workspace, now: datetime) -> list[GrantError]:
 def _report_grant_error(error: GrantError, level: str) -> None:
     click.echo(f"{error}" + (f" ({error.hint})" if error.hint else ""), err=True)
     github.annotate(level, error.message, path=error.path, line=error.line)
+
+
+def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
+    """``apply --watch``: configuration and credential errors stop it at once; later ones are retried."""
+    ws = app.workspace()
+    backend = app.backend(ws)
+    root = ws.config.root
+    repo = open_repository(root) if pull else None
+    if pull and repo is None:
+        raise GitError(f"--pull needs a git clone, and {root} is not in one",
+                       hint="clone the access repository and run tailjit there")
+
+    def fetch() -> str | None:
+        assert repo is not None
+        tip = fast_forward(repo)
+        return None if tip is None else f"fast-forwarded {repo.head.shorthand} to {str(tip)[:12]}"
+
+    watcher = Watcher(app.workspace, backend, lock_path=state_dir(root) / LOCK_NAME, interval=interval,
+                      pull=fetch if pull else None, dry_run=dry_run)
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    click.echo(f"Watching {root} for {backend.name}: applying now, at each grant start and expiry, and at "
+               f"least every {format_duration(interval)}. Stop with SIGTERM or Ctrl-C.")
+    try:
+        watcher.run(stop, _report_cycle)
+    finally:
+        restore()
+        backend.close()
+    click.echo("Stopped.")
+    return 0
+
+
+def _report_cycle(cycle: Cycle) -> None:
+    stamp = format_time(cycle.at)
+    if cycle.pulled:
+        click.echo(f"[{stamp}] {cycle.pulled}")
+    for error in cycle.errors:
+        click.echo(f"[{stamp}] error: {error}" + (f" (hint: {error.hint})" if error.hint else ""), err=True)
+    if cycle.problems_changed:
+        for problem in cycle.problems:
+            click.echo(f"[{stamp}] warning: {problem}", err=True)
+    outcome = cycle.outcome
+    if outcome is not None and outcome.plan.has_changes:
+        click.echo(f"[{stamp}] " + format_plan(outcome.plan, "the tailnet", cycle.at), nl=False)
+        click.echo(f"[{stamp}] " + ("Applied." if outcome.written else "Dry run: nothing was written."))
+    if outcome is not None and cycle.drift_changed and outcome.plan.drift:
+        click.echo(f"[{stamp}] error: the live policy has edits made outside git; they were kept (see the plan "
+                   "above). Put them into the base policy, or run tailjit apply --force once.", err=True)
+    if cycle.errors or cycle.problems_changed or (outcome is not None and outcome.plan.has_changes):
+        click.echo(f"[{stamp}] {describe_wake(cycle)}")
 
 
 def _backup(ws: Workspace, text: bytes) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pygit2
-from pygit2.enums import CredentialType
+from pygit2.enums import CheckoutStrategy, CredentialType
 
 from .errors import GitError
 
@@ -133,6 +133,37 @@ def fetch_branch(repo: pygit2.Repository, branch: str, name: str = "origin") -> 
         raise GitError(f"fetching {branch} from {name} failed: {e}") from None
     ref = repo.references.get(tracking)
     return ref.peel(pygit2.Commit).id if ref is not None else None
+
+
+def fast_forward(repo: pygit2.Repository, name: str = "origin") -> pygit2.Oid | None:
+    """``git pull --ff-only`` of the checked-out branch: fetch it, then move it and the working copy forward.
+
+    Returns the new tip, or None when the branch was already up to date.
+    Never merges and never discards work: a branch with commits the remote
+    lacks, or a local change in the way of the update, is a `GitError`.
+    """
+    if repo.head_is_unborn or repo.head_is_detached:
+        raise GitError("HEAD is not on a branch, so there is nothing to fast-forward",
+                       hint="check out the branch to follow, e.g. git checkout main")
+    branch = repo.head.shorthand
+    local = repo.head.target
+    fetched = fetch_branch(repo, branch, name)
+    if fetched is None:
+        raise GitError(f"{name} has no branch {branch!r} to follow")
+    if fetched == local:
+        return None
+    ahead, _ = repo.ahead_behind(local, fetched)
+    if ahead:
+        raise GitError(f"{branch} has {ahead} commit(s) that {name}/{branch} lacks; not fast-forwarding",
+                       hint=f"this clone should only follow {name}: git reset --hard {name}/{branch}")
+    try:
+        repo.checkout_tree(repo[fetched].peel(pygit2.Tree), strategy=CheckoutStrategy.SAFE)  # type: ignore[no-untyped-call]
+    except pygit2.GitError as e:
+        raise GitError(f"cannot fast-forward {branch}: {e}",
+                       hint="a local change is in the way; this clone should only follow "
+                            f"{name}: git reset --hard {name}/{branch}") from None
+    repo.references[f"refs/heads/{branch}"].set_target(fetched, f"tailjit: fast-forward to {name}/{branch}")
+    return fetched
 
 
 def remote_default_branch(repo: pygit2.Repository, name: str = "origin") -> str | None:
