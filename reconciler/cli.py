@@ -7,6 +7,7 @@ unexpected error (a bug: the traceback goes to a log file), 130 interrupted.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -47,6 +48,12 @@ from .watch import (
     write_lock,
 )
 from .workspace import Workspace, open_workspace
+
+#: The cyclic garbage collector's first-generation threshold while a command runs (the default is 700).
+#: A 1 MiB policy parses into about a million small objects, none of them in a cycle, so reference
+#: counting frees them all; at the default the collector keeps re-scanning the growing heap, a third of
+#: the time of a reconcile with 10,000 grants. Restored when the command returns.
+GC_THRESHOLD = 50_000
 
 
 class Time(click.ParamType[datetime, Any]):
@@ -359,6 +366,15 @@ cli.add_command(codeowners_command)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; map every outcome to an exit code (see the module docstring)."""
+    previous = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *previous[1:])
+    try:
+        return _main(argv)
+    finally:
+        gc.set_threshold(*previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name="tailjit",
                           standalone_mode=False)
