@@ -30,7 +30,16 @@ from . import yamlfile
 from .config import Config
 from .durations import format_time
 from .errors import GitError, GrantError
-from .gitrepo import commit_time, diff_folders, join, open_repository, repo_prefix, shallow_boundary, subtree_id
+from .gitrepo import (
+    commit_time,
+    diff_folders,
+    entry_at,
+    join,
+    open_repository,
+    repo_prefix,
+    shallow_boundary,
+    subtree_id,
+)
 from .grants import IGNORED_NAMES, Grant, parse_grant
 
 #: How far back along a merged branch the commit that added a file is looked for.
@@ -194,7 +203,7 @@ class _Reader:
         found = branch_tip
         commit: pygit2.Commit | None = branch_tip
         for _ in range(MAX_BRANCH_WALK):
-            if commit is None or commit.id in self.mainline or not _has(commit.tree, path):
+            if commit is None or commit.id in self.mainline or entry_at(commit.tree, path) is None:
                 break
             found = commit
             commit = commit.parents[0] if commit.parents else None
@@ -213,12 +222,4 @@ def _window(grant: Grant, merged_at: datetime | None) -> tuple[datetime | None, 
 
 def _person(signature: pygit2.Signature) -> str:
     return f"{signature.name} <{signature.email}>"
-
-
-def _has(tree: pygit2.Tree, path: str) -> bool:
-    try:
-        tree[path]
-    except KeyError:
-        return False
-    return True
 

@@ -11,6 +11,9 @@ parents, compares the grants folder's tree id of each commit with its
 parent's, and diffs only the commits where that folder changed, with rename
 detection, so that a file moved or renamed later keeps its original merge
 time. An edit (say, a longer duration) does not restart the clock either.
+
+It also holds the small working-copy helpers that request, prune and audit
+share: the local identity, the staged-changes guard, path lookups in trees.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, SortMode
 
 from .durations import format_duration, format_time
+from .errors import GitError
 from .grants import Grant
 
 #: How far a commit time may be ahead of this machine's clock before it is distrusted.
@@ -180,10 +184,44 @@ def _step_back(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid 
 
 
 def _has_blob(tree: pygit2.Tree, path: str) -> bool:
+    return blob_at(tree, path) is not None
+
+
+def entry_at(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+    """What is at ``path`` in ``tree`` (a file or a folder), or None."""
     try:
-        return tree[path].type_str == "blob"
+        return tree[path]
     except KeyError:
-        return False
+        return None
+
+
+def blob_at(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
+    """The file at ``path`` in ``tree``, or None when there is none (or a folder)."""
+    found = entry_at(tree, path)
+    return found.peel(pygit2.Blob) if found is not None and found.type_str == "blob" else None
+
+
+def identity(repo: pygit2.Repository) -> pygit2.Signature:
+    """The local git identity (``user.name`` and ``user.email``), as git would sign a commit now."""
+    try:
+        return repo.default_signature
+    except (KeyError, pygit2.GitError):
+        raise GitError("no git identity is configured",
+                       hint='run: git config --global user.name "Your Name" && '
+                            "git config --global user.email you@example.com") from None
+
+
+def refuse_staged_changes(repo: pygit2.Repository, consequence: str) -> None:
+    """Raise `GitError` when the index differs from HEAD (``consequence``: what would happen to it)."""
+    index = repo.index
+    index.read()
+    if index.conflicts is not None:
+        raise GitError("the index has unresolved merge conflicts", hint="resolve or abort the merge first")
+    staged = index.diff_to_tree(repo.head.peel(pygit2.Tree))
+    if len(staged) > 0:
+        names = ", ".join(sorted(d.new_file.path for d in staged.deltas)[:5])
+        raise GitError(f"the index has staged changes ({names}); {consequence}",
+                       hint="commit them, or unstage them with git restore --staged PATH")
 
 
 class MergeTimes(dict[str, datetime]):

@@ -26,9 +26,8 @@ from .config import Config
 from .durations import format_time
 from .errors import GitError, GrantError
 from .gitremote import fetch_branch, push_ref
-from .gitrepo import first_parent_births, join, open_repository, repo_prefix
+from .gitrepo import blob_at, first_parent_births, identity, join, open_repository, refuse_staged_changes, repo_prefix
 from .grants import GrantStatus, State, evaluate, parse_grant
-from .request import identity
 
 MAX_PUSH_ATTEMPTS = 5
 #: The prune commit is pushed from this ref; the checked-out branch moves only once the push is done.
@@ -87,7 +86,7 @@ def commit_prune(config: Config, expired: Sequence[GrantStatus], now: datetime, 
     if push and branch is None:
         raise GitError("HEAD is detached; prune --push needs a branch to push",
                        hint="check out the default branch (actions/checkout does for push and schedule events)")
-    _refuse_staged_changes(repo)
+    refuse_staged_changes(repo, "prune --commit would move the branch under them")
     wanted = {join(prefix, s.grant.path): s.grant.path for s in expired}
     locally_changed = {p for p in wanted if _changed_in_workdir(repo, p)}
     candidates = {p: rel for p, rel in wanted.items() if p not in locally_changed}
@@ -143,14 +142,14 @@ def still_expired(repo: pygit2.Repository, config: Config, tip: pygit2.Oid, cand
                   now: datetime) -> dict[str, GrantStatus]:
     """``{repo path: status}`` of the candidates that, as committed at ``tip``, are expired at ``now``."""
     tree = repo[tip].peel(pygit2.Tree)
-    present = {p: rel for p, rel in candidates.items() if _blob(tree, p) is not None}
+    present = {p: rel for p, rel in candidates.items() if blob_at(tree, p) is not None}
     if not present:
         return {}
     folder = "/".join(next(iter(present)).split("/")[:-2])
     births, _ = first_parent_births(repo, tip, folder, present)
     found: dict[str, GrantStatus] = {}
     for repo_path, rel in present.items():
-        blob = _blob(tree, repo_path)
+        blob = blob_at(tree, repo_path)
         assert blob is not None
         target = rel.split("/")[-2]
         if target not in config.targets:
@@ -175,31 +174,15 @@ def prune_message(statuses: Sequence[GrantStatus], now: datetime) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
-    try:
-        entry = tree[path]
-    except KeyError:
-        return None
-    return entry.peel(pygit2.Blob) if entry.type_str == "blob" else None
-
-
 def _changed_in_workdir(repo: pygit2.Repository, repo_path: str) -> bool:
     """The file differs from HEAD's version (or is not committed): its local change is not ours to drop."""
-    committed = _blob(repo.head.peel(pygit2.Tree), repo_path)
+    committed = blob_at(repo.head.peel(pygit2.Tree), repo_path)
     if committed is None or repo.workdir is None:
         return True
     try:
         return pygit2.hashfile(f"{repo.workdir}/{repo_path}") != committed.id
     except OSError:
         return False
-
-
-def _refuse_staged_changes(repo: pygit2.Repository) -> None:
-    index = repo.index
-    index.read()
-    if index.conflicts is not None or len(index.diff_to_tree(repo.head.peel(pygit2.Tree))) > 0:
-        raise GitError("the index has staged changes; prune --commit would move the branch under them",
-                       hint="commit them, or unstage them with git restore --staged PATH")
 
 
 def _signature(repo: pygit2.Repository) -> pygit2.Signature:

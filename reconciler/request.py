@@ -19,7 +19,7 @@ from . import yamlfile
 from .config import Config
 from .durations import format_duration
 from .errors import ConfigError, GitError, GrantError
-from .gitrepo import join, open_repository, repo_prefix
+from .gitrepo import entry_at, identity, join, open_repository, refuse_staged_changes, repo_prefix
 from .grants import LOGIN, Grant, parse_grant
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
@@ -61,7 +61,7 @@ def request_access(config: Config, *, target: str, duration: timedelta, duration
     if duration > limit:
         raise GrantError(f"duration {format_duration(duration)} is longer than target {target!r} allows "
                          f"({format_duration(limit)})", path=rel, hint=f"ask for at most {format_duration(limit)}")
-    _refuse_staged_changes(repo)
+    refuse_staged_changes(repo, "the request commit would take them along")
     text = grant_text(login, target, duration_text, reason, ticket)
     grant = parse_grant(yamlfile.load(text.encode()), rel, target)
     commit = _commit_on_new_branch(repo, head, branch, join(prefix, rel), text, signature,
@@ -77,16 +77,6 @@ def request_access(config: Config, *, target: str, duration: timedelta, duration
     return Requested(grant, branch, str(commit), base_branch, f"{signature.name} <{signature.email}>")
 
 
-def identity(repo: pygit2.Repository) -> pygit2.Signature:
-    """The local git identity (``user.name`` and ``user.email``), as git would sign a commit now."""
-    try:
-        return repo.default_signature
-    except (KeyError, pygit2.GitError):
-        raise GitError("no git identity is configured",
-                       hint='run: git config --global user.name "Your Name" && '
-                            "git config --global user.email you@example.com") from None
-
-
 def grant_text(user: str, target: str, duration: str, reason: str, ticket: str | None) -> str:
     """The YAML of a grant file; values are quoted by the YAML emitter where they need it."""
     fields: dict[str, str] = {"user": user, "target": target, "duration": duration.strip(), "reason": reason.strip()}
@@ -94,18 +84,6 @@ def grant_text(user: str, target: str, duration: str, reason: str, ticket: str |
         fields["ticket"] = ticket.strip()
     body = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
     return "# Requested with tailjit request; the duration starts when this file is merged.\n" + body
-
-
-def _refuse_staged_changes(repo: pygit2.Repository) -> None:
-    index = repo.index
-    index.read()
-    if index.conflicts is not None:
-        raise GitError("the index has unresolved merge conflicts", hint="resolve or abort the merge first")
-    staged = index.diff_to_tree(repo.head.peel(pygit2.Tree))
-    if len(staged) > 0:
-        names = ", ".join(sorted(d.new_file.path for d in staged.deltas)[:5])
-        raise GitError(f"the index has staged changes ({names}); the request commit would take them along",
-                       hint="commit them, or unstage them with git restore --staged PATH")
 
 
 def _free_names(repo: pygit2.Repository, tree: pygit2.Tree, config: Config, prefix: str, target: str,
@@ -119,19 +97,12 @@ def _free_names(repo: pygit2.Repository, tree: pygit2.Tree, config: Config, pref
         rel = f"{folder}/{name}.yaml"
         if not pygit2.reference_is_valid_name(f"refs/heads/{branch}"):
             raise GitError(f"cannot make a branch name from {login!r}", hint="pass --user with a plain login")
-        taken = (branch in repo.branches.local or (config.root / rel).exists() or _in_tree(tree, join(prefix, rel)))
+        taken = (branch in repo.branches.local or (config.root / rel).exists()
+                 or entry_at(tree, join(prefix, rel)) is not None)
         if not taken:
             return branch, rel
     raise GitError(f"{MAX_SUFFIX} requests for {login} to {target} today already have branches",
                    hint="delete merged access/ branches: git branch -d BRANCH")
-
-
-def _in_tree(tree: pygit2.Tree, path: str) -> bool:
-    try:
-        tree[path]
-    except KeyError:
-        return False
-    return True
 
 
 def _commit_on_new_branch(repo: pygit2.Repository, head: pygit2.Commit, branch: str, path: str, text: str,
