@@ -18,6 +18,7 @@ revocation of everybody else's expired access.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,13 +103,16 @@ def load_grants(config: Config) -> LoadedGrants:
     if not root.is_dir():
         return LoadedGrants((), ())
     relative = _Relative(config)
+    depth = len(root.parts)
     for path in sorted(root.rglob("*")):
-        if path.name in IGNORED_NAMES or (path.is_dir() and not path.is_symlink()):
+        if path.name in IGNORED_NAMES:
             continue
-        rel = relative(path)
-        parts = path.relative_to(root).parts
+        is_link = path.is_symlink()
+        if not is_link and path.is_dir():
+            continue
+        rel = relative(path, is_link)
         try:
-            grants.append(_load_one(path, rel, parts, config.targets))
+            grants.append(_load_one(path, rel, path.parts[depth:], config.targets, is_link))
         except GrantError as e:
             errors.append(e)
     return LoadedGrants(tuple(grants), tuple(errors))
@@ -124,24 +128,26 @@ class _Relative:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.root = config.root.resolve()
-        self.folders: dict[Path, str | None] = {}  # folder -> its path relative to the root, None: outside
+        self.folders: dict[str, str | None] = {}  # folder -> its path relative to the root, None: outside
 
-    def __call__(self, path: Path) -> str:
-        if path.is_symlink():
+    def __call__(self, path: Path, is_link: bool) -> str:
+        if is_link:
             return self.config.relative(path)
-        if path.parent not in self.folders:
+        folder, _, name = str(path).rpartition(os.sep)
+        if folder not in self.folders:
             try:
-                self.folders[path.parent] = path.parent.resolve().relative_to(self.root).as_posix()
+                self.folders[folder] = Path(folder).resolve().relative_to(self.root).as_posix()
             except ValueError:
-                self.folders[path.parent] = None
-        folder = self.folders[path.parent]
-        if folder is None:
+                self.folders[folder] = None
+        relative = self.folders[folder]
+        if relative is None:
             return str(path)
-        return path.name if folder == "." else f"{folder}/{path.name}"
+        return name if relative == "." else f"{relative}/{name}"
 
 
-def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str, Target]) -> Grant:
-    if path.is_symlink():
+def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str, Target],
+              is_link: bool) -> Grant:
+    if is_link:
         raise GrantError("grant files may not be symbolic links", path=rel)
     if len(parts) != 2:
         raise GrantError("a grant file belongs in <grants>/<target>/<name>.yaml", path=rel,
