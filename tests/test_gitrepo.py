@@ -207,3 +207,12 @@ def test_validate_and_apply_report_a_merge_dated_in_the_future_and_grant_nothing
     status = json.loads(repo.run("status", "--json").out)["grants"]
     assert {(g["user"], g["state"]) for g in status} == {("early@example.com", "invalid"),
                                                          ("fine@example.com", "expired")}
+
+
+def test_a_packed_repository_reads_the_same(b: RepoBuilder) -> None:
+    b.commit({f"{G}/prod/alice.yaml": grant_yaml("alice@example.com", "prod")}, at(1), branch="access/alice")
+    b.merge("access/alice", at(2))
+    top = root(b)
+    assert b.pack() == len(list(b.repo.odb))
+    assert not [p for p in (top / ".git" / "objects").iterdir() if len(p.name) == 2]
+    assert times(top, f"{G}/prod/alice.yaml") == {f"{G}/prod/alice.yaml": at(2)}
