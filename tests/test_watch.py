@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,12 +17,14 @@ from pathlib import Path
 
 import pygit2
 import pytest
+import yaml
 
 from conftest import BASE_POLICY, CONFIG, AccessRepo
 from fake_tailscale import FakeTailscale, serve
 from gitutil import RepoBuilder, clone, isolated_git_config
 from reconciler import hujson
 from reconciler.backends import open_backend
+from reconciler.cli import cli
 from reconciler.durations import format_time
 from reconciler.errors import GitError
 from reconciler.gitremote import fast_forward
@@ -294,3 +298,49 @@ def test_fast_forward_refuses_a_clone_with_its_own_commits(origin: RepoBuilder, 
     with pytest.raises(GitError, match=r"main has 1 commit\(s\) that origin/main lacks; not fast-forwarding"):
         fast_forward(work)
     assert pygit2.Repository(str(tmp_path / "clone")).head.target == mine, "the clone's branch did not move"
+
+
+# -- running it as a service ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_accepts(args: list[str]) -> dict[str, object]:
+    """The ``apply`` options ``args`` parse to, exactly as the CLI would parse them (nothing runs)."""
+    context = cli.make_context("tailjit", list(args))
+    name, command, rest = cli.resolve_command(context, [*context._protected_args, *context.args])
+    assert name == "apply" and command is not None
+    params: dict[str, object] = command.make_context(name, rest, parent=context).params
+    return params
+
+
+def test_the_image_runs_the_watcher_following_origin() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [entrypoint] = re.findall(r"^ENTRYPOINT (.+)$", dockerfile, re.M)
+    [command] = re.findall(r"^CMD (.+)$", dockerfile, re.M)
+    assert json.loads(entrypoint) == ["tailjit"]
+    assert cli_accepts(json.loads(command)) | {"interval": None} == {
+        "watch": True, "pull": True, "interval": None, "at": None, "force": False, "dry_run": False}
+    assert re.search(r"^USER 10001", dockerfile, re.M), "not root"
+    assert "PYTHONUNBUFFERED=1" in dockerfile, "log lines reach kubectl logs as they happen"
+
+
+def test_the_kubernetes_example_runs_one_watcher_that_can_finish_its_write() -> None:
+    secret, deployment = yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text())
+    assert secret["kind"] == "Secret" and set(secret["stringData"]) == {
+        "TS_OAUTH_CLIENT_ID", "TS_OAUTH_CLIENT_SECRET", "TAILJIT_GIT_TOKEN"}
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    pod = spec["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 30
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    [init], [main] = pod["initContainers"], pod["containers"]
+    args = main["args"]
+    assert cli_accepts(args)["watch"] is True and cli_accepts(args)["pull"] is True
+    root = Path(args[args.index("--config") + 1]).parent.parent
+    assert f'"$TAILJIT_REPO_URL" {root}' in init["args"][0], "the clone is where the config says the root is"
+    assert "--depth" not in init["args"][0], "merge times need the full history"
+    assert str(root / ".tailjit" / "lock") in " ".join(main["livenessProbe"]["exec"]["command"])
+    for container in (init, main):
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["envFrom"] == [{"secretRef": {"name": "tailjit"}}]
