@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -364,8 +365,23 @@ cli.add_command(audit_command)
 cli.add_command(codeowners_command)
 
 
+class _StderrNotes(logging.Handler):
+    """Prints tailjit's log warnings (retries, waits) as ``warning: …`` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {self.format(record)}", err=True)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("reconciler")
+    if not any(isinstance(h, _StderrNotes) for h in logger.handlers):
+        logger.addHandler(_StderrNotes(logging.WARNING))
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; map every outcome to an exit code (see the module docstring)."""
+    _setup_logging()
     previous = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, *previous[1:])
     try:

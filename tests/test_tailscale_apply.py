@@ -172,3 +172,15 @@ def test_a_bad_retry_setting_is_a_config_error(
     result = repo.run("plan", "--at", AT)
     assert result.code == 1 and "error: TAILJIT_HTTP_RETRIES='many' is not a whole number" in result.err
     assert fake.count("GET") == 0
+
+
+def test_a_transient_failure_is_retried_with_a_note_on_stderr(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILJIT_HTTP_RETRIES", "1")
+    fake.fail_next(1, status=503)
+    result = repo.run("plan", "--at", AT)
+    assert result.code == 0, result.err
+    assert f"warning: GET {ACL}: HTTP 503; retrying in " in result.err
+    assert "(retry 1 of 1)" in result.err
+    assert fake.requests[("GET", ACL)] == 2
+    assert_hidden([API_KEY], result.out, result.err)

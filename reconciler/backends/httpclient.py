@@ -16,6 +16,7 @@ that tests run at full speed and can assert the waits.
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,8 @@ import httpx
 
 from .. import __version__
 from ..errors import BackendError
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = f"tailjit/{__version__}"
 OUTAGE_HINT = ("the Tailscale API may be unavailable (https://status.tailscale.com) or unreachable from here; "
@@ -129,7 +132,10 @@ class HttpClient:
             if attempt == self.policy.retries:
                 raise BackendError(f"{what} failed {attempt + 1} time(s); the last attempt: {failure}",
                                    hint=OUTAGE_HINT)
-            self._sleep(delay if delay is not None else self.policy.backoff(attempt, self._random()))
+            wait = delay if delay is not None else self.policy.backoff(attempt, self._random())
+            log.warning("%s: %s; retrying in %.1fs (retry %d of %d)", what, failure.split(": ", 1)[0], wait,
+                        attempt + 1, self.policy.retries)
+            self._sleep(wait)
             attempt += 1
 
     def close(self) -> None:
