@@ -138,12 +138,11 @@ def config_text(names: list[str]) -> str:
 
 def base_policy(names: list[str], logins: list[str], size: int, rng: random.Random) -> str:
     """A HuJSON policy of about ``size`` bytes: the target groups, then every section grown in turn."""
-    teams = [f"group:team-{i:03d}" for i in range(400)]
-    tags = [f"tag:{s}-{e}" for s in _SERVICES for e in _ENVS]
+    teams: list[str] = []  # defined so far: rules only name groups and tags the policy defines
+    tags: list[str] = []
     sections: dict[str, Callable[[int], str]] = {
-        "groups": lambda i: _team_group(teams[i % len(teams)] + ("" if i < len(teams) else f"-{i}"), logins, rng),
-        "tagOwners": lambda i: f'"{tags[i] if i < len(tags) else f"tag:node-{i:05d}"}": '
-                               f'["{rng.choice(teams)}", "autogroup:admin"],',
+        "groups": lambda i: _team_group(_define(teams, f"group:team-{i:03d}"), logins, rng),
+        "tagOwners": lambda i: f'"{_define(tags, _tag(i))}": ["{rng.choice(teams)}", "autogroup:admin"],',
         "hosts": lambda i: f'"{rng.choice(_SERVICES)}-{i:05d}": "100.{64 + i // 65536 % 64}.{i // 256 % 256}.'
                            f'{i % 256}", // rack {rng.randrange(1, 90)}',
         "acls": lambda i: _acl(i, teams, tags, rng),
@@ -163,6 +162,18 @@ def base_policy(names: list[str], logins: list[str], size: int, rng: random.Rand
                 entries[name].append(entry)
                 total += len(entry) + 3
     return _assemble(entries, targets)
+
+
+def _define(names: list[str], name: str) -> str:
+    names.append(name)
+    return name
+
+
+def _tag(i: int) -> str:
+    per_service = len(_ENVS)
+    if i < len(_SERVICES) * per_service:
+        return f"tag:{_SERVICES[i // per_service]}-{_ENVS[i % per_service]}"
+    return f"tag:node-{i:05d}"
 
 
 def _assemble(entries: dict[str, list[str]], targets: list[str]) -> str:
@@ -214,7 +225,7 @@ def _team_group(name: str, logins: list[str], rng: random.Random) -> str:
 
 
 def _acl(i: int, teams: list[str], tags: list[str], rng: random.Random) -> str:
-    dst = ", ".join(f'"{t}:{rng.choice((22, 443, 5432, 6379, 8080))}"' for t in rng.sample(tags, 3))
+    dst = ", ".join(f'"{t}:{rng.choice((22, 443, 5432, 6379, 8080))}"' for t in (rng.choice(tags) for _ in range(3)))
     return (f'{{"action": "accept", "src": ["{rng.choice(teams)}", "{rng.choice(teams)}"], "dst": [{dst}]}}, '
             f"// CHG-{i:05d}")
 
@@ -230,8 +241,7 @@ def _grant_rule(teams: list[str], tags: list[str], rng: random.Random) -> str:
 
 
 def _test(logins: list[str], tags: list[str], rng: random.Random) -> str:
-    return (f'{{"src": "{rng.choice(logins)}", "accept": ["{rng.choice(tags)}:443"], '
-            f'"deny": ["{rng.choice(tags)}:22"]}},')
+    return f'{{"src": "{rng.choice(logins)}", "deny": ["{rng.choice(tags)}:9"]}}, // no rule opens port 9'
 
 
 def main() -> None:

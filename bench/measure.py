@@ -51,9 +51,10 @@ def run_child(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd:
 
 
 def python_child(script: Path, *args: str, env: Mapping[str, str] | None = None) -> ChildRun:
-    """Run a bench script with this interpreter, the repository root on ``PYTHONPATH``."""
+    """Run a bench script with this interpreter, the repository root and ``tests/`` on ``PYTHONPATH``."""
     merged = dict(os.environ if env is None else env)
-    merged["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), merged.get("PYTHONPATH", "")) if p)
+    merged["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "tests"), merged.get("PYTHONPATH", ""))
+                                           if p)
     return run_child([sys.executable, str(script), *args], env=merged, cwd=ROOT)
 
 
