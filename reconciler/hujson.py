@@ -541,19 +541,19 @@ def _syntax_error(b: bytes, toks: list[tuple[bytes, bytes, bytes]], index: int, 
 
 def _children(x: Object | Array) -> list[Value]:
     """Names and values of an object (interleaved), or the elements of an array."""
-    if type(x) is Object:
+    if isinstance(x, Object):
         out: list[Value] = []
         for m in x.members:
             out.append(m.name)
             out.append(m.value)
         return out
-    return x.elements  # type: ignore[union-attr]
+    return x.elements
 
 
 def _last_value(x: Object | Array) -> Value | None:
-    if type(x) is Object:
+    if isinstance(x, Object):
         return x.members[-1].value if x.members else None
-    return x.elements[-1] if x.elements else None  # type: ignore[union-attr]
+    return x.elements[-1] if x.elements else None
 
 
 def _values(v: Value) -> list[Value]:
@@ -564,13 +564,13 @@ def _values(v: Value) -> list[Value]:
         node = stack.pop()
         out.append(node)
         x = node.value
-        if type(x) is not Literal:
-            stack.extend(reversed(_children(x)))  # type: ignore[arg-type]
+        if not isinstance(x, Literal):
+            stack.extend(reversed(_children(x)))
     return out
 
 
 def _containers(v: Value) -> list[Object | Array]:
-    return [node.value for node in _values(v) if type(node.value) is not Literal]  # type: ignore[misc]
+    return [node.value for node in _values(v) if not isinstance(node.value, Literal)]
 
 
 def _pack(v: Value) -> bytes:
@@ -702,7 +702,7 @@ def _to_python(v: Value) -> Any:
 
 
 def _has_comment(extra: bytes | None) -> bool:
-    return bool(extra) and bool(extra.strip(_WS))  # type: ignore[union-attr]
+    return extra is not None and bool(extra.strip(_WS))
 
 
 def _has_newline(extra: bytes | None) -> bool:
@@ -718,9 +718,9 @@ def _all_standard(nodes: list[Value]) -> bool:
         if _has_comment(node.before) or _has_comment(node.after):
             return False
         x = node.value
-        if type(x) is not Literal:
-            last = _last_value(x)  # type: ignore[arg-type]
-            if (last is not None and last.after is not None) or _has_comment(x.after):  # type: ignore[union-attr]
+        if not isinstance(x, Literal):
+            last = _last_value(x)
+            if (last is not None and last.after is not None) or _has_comment(x.after):
                 return False
     return True
 
@@ -730,8 +730,8 @@ def _minimize(v: Value) -> None:
         node.before = b""
         node.after = b""
         x = node.value
-        if type(x) is not Literal:
-            x.after = b""  # type: ignore[union-attr]
+        if not isinstance(x, Literal):
+            x.after = b""
     for comp in _containers(v):
         last = _last_value(comp)
         if last is not None:
@@ -748,12 +748,12 @@ def _standardize(v: Value) -> None:
         if node.after:
             node.after = _blank(node.after)
         x = node.value
-        if type(x) is not Literal:
-            last = _last_value(x)  # type: ignore[arg-type]
+        if not isinstance(x, Literal):
+            last = _last_value(x)
             if last is not None and last.after is not None:  # the trailing comma becomes a space
-                x.after = last.after + b" " + x.after  # type: ignore[union-attr]
+                x.after = last.after + b" " + x.after
                 last.after = None
-            x.after = _blank(x.after)  # type: ignore[union-attr]
+            x.after = _blank(x.after)
 
 
 def _set_trailing_comma(comp: Object | Array, want: bool) -> None:
@@ -917,14 +917,14 @@ def _normalize(nodes: list[Value]) -> None:
     """Normalize escaped strings, empty containers and whitespace before colons and commas."""
     for node in nodes:
         x = node.value
-        if type(x) is Literal:
+        if isinstance(x, Literal):
             if x.raw[:1] == b'"' and b"\\" in x.raw:
                 node.value = Literal(_go_string_literal(_go_decode_string(x.raw)))
             continue
-        children = _children(x)  # type: ignore[arg-type]
+        children = _children(x)
         if not children:
-            if not _has_comment(x.after):  # type: ignore[union-attr]
-                x.after = b""  # type: ignore[union-attr]
+            if not _has_comment(x.after):
+                x.after = b""
             continue
         for child in children:
             if not _has_comment(child.after):
@@ -937,17 +937,17 @@ def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
     stats: dict[Value, tuple[int, int, bool]] = {}
     for node in reversed(nodes):  # children before parents
         x = node.value
-        if type(x) is Literal:
+        if isinstance(x, Literal):
             stats[node] = (len(x.raw), len(x.raw), False)
             continue
         lengths: list[int] = []
         line = 1  # the opening bracket
         # A newline before any member or element expands the container.
-        if type(x) is Object:
+        if isinstance(x, Object):
             expand = any(_has_newline(m.name.before) for m in x.members)
         else:
-            expand = any(_has_newline(e.before) for e in x.elements)  # type: ignore[union-attr]
-        for child in _children(x):  # type: ignore[arg-type]
+            expand = any(_has_newline(e.before) for e in x.elements)
+        for child in _children(x):
             for first, last, multi in (_extra_stats(child.before), stats[child], _extra_stats(child.after)):
                 line += first
                 if multi:
@@ -955,16 +955,16 @@ def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
                     line = last
             line += 2  # ": " after a name, ", " after a value
         line += 1  # the closing bracket
-        last_value = _last_value(x)  # type: ignore[arg-type]
+        last_value = _last_value(x)
         expand = expand or (last_value is not None and _has_newline(last_value.after))
-        expand = expand or _has_newline(x.after)  # type: ignore[union-attr]
+        expand = expand or _has_newline(x.after)
         lengths.append(line)
         stats[node] = (lengths[0], lengths[-1], len(lengths) > 1)
         if expand or any(n > _PUNCH_CARD_WIDTH for n in lengths):
-            children = _children(x)  # type: ignore[arg-type]
-            first_extra = children[0].before if children else x.after  # type: ignore[union-attr]
+            children = _children(x)
+            first_extra = children[0].before if children else x.after
             stats[node] = (1 + _extra_stats(first_extra)[0], 1, True)
-            need_expand.add(x)  # type: ignore[arg-type]
+            need_expand.add(x)
     return need_expand
 
 
@@ -974,10 +974,10 @@ def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: boo
     while stack:
         node, depth = stack.pop()
         x = node.value
-        if type(x) is Literal:
+        if isinstance(x, Literal):
             continue
         expand = x in need_expand
-        if type(x) is Object:
+        if isinstance(x, Object):
             for i, m in enumerate(x.members):
                 name, value = m.name, m.value
                 name.before = _format_extra(name.before, depth + 1, leading_newline=expand,
@@ -990,20 +990,20 @@ def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: boo
                 value.after = _format_after(value.after, depth + 2)
             count = len(x.members)
         else:
-            for i, e in enumerate(x.elements):  # type: ignore[union-attr]
+            for i, e in enumerate(x.elements):
                 e.before = _format_extra(e.before, depth + 1, leading_newline=expand,
                                          trim_leading=i == 0, space_if_empty=i != 0)
                 stack.append((e, depth + int(expand)))
                 e.after = _format_after(e.after, depth + 2)
-            count = len(x.elements)  # type: ignore[union-attr]
-        x.after = _format_extra(x.after, depth + 1, trailing_newline=expand,  # type: ignore[union-attr]
+            count = len(x.elements)
+        x.after = _format_extra(x.after, depth + 1, trailing_newline=expand,
                                 trim_leading=count == 0, trim_trailing=True, unindent_last=True)
-        last = _last_value(x)  # type: ignore[arg-type]
-        surrounded_comma = last is not None and bool(last.after) and bool(x.after)  # type: ignore[union-attr]
+        last = _last_value(x)
+        surrounded_comma = last is not None and bool(last.after) and bool(x.after)
         if not expand and not surrounded_comma:
-            _set_trailing_comma(x, False)  # type: ignore[arg-type]
+            _set_trailing_comma(x, False)
         elif expand and not standard:
-            _set_trailing_comma(x, True)  # type: ignore[arg-type]
+            _set_trailing_comma(x, True)
 
 
 def _align_object_values(nodes: list[Value]) -> None:
@@ -1011,9 +1011,9 @@ def _align_object_values(nodes: list[Value]) -> None:
     spans_lines: dict[Value, bool] = {}  # Go's Value.hasNewline(false)
     for node in reversed(nodes):
         x = node.value
-        spans_lines[node] = type(x) is not Literal and any(
+        spans_lines[node] = not isinstance(x, Literal) and any(
             _has_newline(c.before) or _has_newline(c.after) or spans_lines[c]
-            for c in _children(x))  # type: ignore[arg-type]
+            for c in _children(x))
     for node in nodes:
         x = node.value
         if type(x) is not Object:
@@ -1082,7 +1082,7 @@ def _find(v: Value, pointer: str) -> tuple[_Found, str | None]:
         if offset == len(pointer):
             return s, None
         comp = s.value.value
-        if type(comp) is Literal:
+        if isinstance(comp, Literal):
             return s, f"invalid pointer: cannot index into literal at {pointer[:offset]}"
         s.parent, s.index, s.name = None, 0, ""
         if not pointer.startswith("/", offset):
@@ -1094,8 +1094,8 @@ def _find(v: Value, pointer: str) -> tuple[_Found, str | None]:
         s.at_end = offset == len(pointer)
         if "~" in token:
             token = token.replace("~1", "/").replace("~0", "~")
-        s.parent, s.name = comp, token  # type: ignore[assignment]
-        if type(comp) is Object:
+        s.parent, s.name = comp, token
+        if isinstance(comp, Object):
             s.index = len(comp.members)
             encoded = token.encode("utf-8", "surrogatepass")
             for i, m in enumerate(comp.members):
@@ -1106,7 +1106,7 @@ def _find(v: Value, pointer: str) -> tuple[_Found, str | None]:
             else:
                 return s, _NOT_FOUND
         else:
-            elements = comp.elements  # type: ignore[union-attr]
+            elements = comp.elements
             s.index = len(elements)
             if token == "-":
                 return s, _NOT_FOUND
@@ -1205,7 +1205,7 @@ def _patch_add(v: Value, i: int, op: _Operation) -> None:
     comp = s.parent
     if comp is None:  # the root
         v.value, v.before, v.after = value.value, value.before, value.after or b""
-    elif type(comp) is Object and s.index < len(comp.members):
+    elif isinstance(comp, Object) and s.index < len(comp.members):
         _replace_at(comp, s.index, value)
     else:
         _insert_at(comp, s.index, value, s.name)
@@ -1256,7 +1256,7 @@ def _go_canonical(v: Value) -> list[Any] | None:
     names keep the last value, and objects compare regardless of member order.
     """
     x = v.value
-    if type(x) is Literal and x.raw == b"null":
+    if isinstance(x, Literal) and x.raw == b"null":
         return None
     out: list[Any] = []
     stack: list[Any] = [x]
@@ -1297,16 +1297,16 @@ def _go_canonical(v: Value) -> list[Any] | None:
 
 
 def _before_at(comp: Object | Array, i: int) -> bytes:
-    if type(comp) is Object:
+    if isinstance(comp, Object):
         return comp.members[i].name.before if i < len(comp.members) else comp.after
-    elements = comp.elements  # type: ignore[union-attr]
+    elements = comp.elements
     return elements[i].before if i < len(elements) else comp.after
 
 
 def _set_before_at(comp: Object | Array, i: int, extra: bytes) -> None:
-    if type(comp) is Object and i < len(comp.members):
+    if isinstance(comp, Object) and i < len(comp.members):
         comp.members[i].name.before = extra
-    elif type(comp) is Array and i < len(comp.elements):
+    elif isinstance(comp, Array) and i < len(comp.elements):
         comp.elements[i].before = extra
     else:
         comp.after = extra
@@ -1385,7 +1385,7 @@ def _inject_trailing(b: bytes, trailing: bytes | None) -> bytes:
 
 
 def _copy_at(comp: Object | Array, i: int) -> Value:
-    x = comp.members[i].value.value if type(comp) is Object else comp.elements[i].value  # type: ignore[union-attr]
+    x = comp.members[i].value.value if isinstance(comp, Object) else comp.elements[i].value
     copied = _clone(Value(x)).value
     return Value(copied, _extract_leading(_before_at(comp, i))[0], _extract_trailing(_before_at(comp, i + 1))[0])
 
@@ -1393,17 +1393,17 @@ def _copy_at(comp: Object | Array, i: int) -> Value:
 def _replace_at(comp: Object | Array, i: int, v: Value) -> None:
     _set_before_at(comp, i, _inject_leading(_before_at(comp, i), v.before))
     _set_before_at(comp, i + 1, _inject_trailing(_before_at(comp, i + 1), v.after))
-    if type(comp) is Object:
+    if isinstance(comp, Object):
         comp.members[i].value.value = v.value
     else:
-        comp.elements[i].value = v.value  # type: ignore[union-attr]
+        comp.elements[i].value = v.value
 
 
 def _insert_at(comp: Object | Array, i: int, v: Value, name: str) -> None:
-    if type(comp) is Object:
+    if isinstance(comp, Object):
         comp.members.insert(i, Member(Value(Literal(_go_string_literal(name))), Value(v.value)))
     else:
-        comp.elements.insert(i, Value(v.value))  # type: ignore[union-attr]
+        comp.elements.insert(i, Value(v.value))
     trailing, rest = _extract_trailing(_before_at(comp, i + 1))
     _set_before_at(comp, i + 1, rest)
     _set_before_at(comp, i, _inject_trailing(_before_at(comp, i), trailing))
@@ -1422,7 +1422,7 @@ def _remove_at(comp: Object | Array, i: int) -> Value:
         _set_before_at(comp, i + 1, left + following[_ws_len(following):])
     removed = comp.members.pop(i).value.value if isinstance(comp, Object) else comp.elements.pop(i).value
     last = _last_value(comp)
-    count = len(comp.members) if type(comp) is Object else len(comp.elements)  # type: ignore[union-attr]
+    count = len(comp.members) if isinstance(comp, Object) else len(comp.elements)
     if i == count and last is not None and last.after == b"":
         # The new last value had nothing between it and its comma: in the reference that
         # is "no extra" (nil), which means no trailing comma once it is last.
