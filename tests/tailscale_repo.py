@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
+
 from conftest import AccessRepo
 from fake_tailscale import FakeTailscale
-
 from reconciler.durations import parse_time
 from reconciler.workspace import open_workspace
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import BASE_POLICY
 
+from conftest import BASE_POLICY
 from reconciler.apply import reconcile
 from reconciler.backends.base import LivePolicy, Validation
 from reconciler.backends.file import FileBackend

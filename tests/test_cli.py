@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import AccessRepo
 
+from conftest import AccessRepo
 from reconciler import hujson
 
 AT = "2026-11-24T12:00:00Z"

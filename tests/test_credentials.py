@@ -6,9 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from conftest import AccessRepo
 from fake_oidc import serve_oidc
 from fake_tailscale import READ, WRITE, FakeTailscale, make_jwt, serve
+from reconciler.backends.httpclient import HttpClient
+from reconciler.config import AwsSecret, Config
+from reconciler.credentials import find_credential
+from reconciler.errors import CredentialError
+from reconciler.tokens import OAuthClient, Secret
 from tailscale_repo import (
     ALICE,
     API_KEY,
@@ -20,12 +26,6 @@ from tailscale_repo import (
     rendered,
     use_tailscale,
 )
-
-from reconciler.backends.httpclient import HttpClient
-from reconciler.config import AwsSecret, Config
-from reconciler.credentials import find_credential
-from reconciler.errors import CredentialError
-from reconciler.tokens import OAuthClient, Secret
 
 CONFIG = Config(path=Path("policy/tailjit.yaml"), root=Path("."), policy_path=Path("p"), grants_dir=Path("g"),
                 targets={})

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from moto.server import ThreadedMotoServer
+
 from conftest import AccessRepo
 from fake_tailscale import READ, FakeTailscale, serve
-from moto.server import ThreadedMotoServer
 from tailscale_repo import ALICE, API_KEY, AT, CLIENT_ID, CLIENT_SECRET, assert_hidden, rendered, use_tailscale
 
 REGION = "eu-west-1"

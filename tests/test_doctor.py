@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import AccessRepo
 from fake_tailscale import READ, WRITE, FakeTailscale, serve
 from tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET, assert_hidden, clean_env, rendered, use_tailscale

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import AccessRepo
 
+from conftest import AccessRepo
 from reconciler.config import load_config
 from reconciler.grants import Grant, State, evaluate, load_grants
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import BASE_POLICY
 
+from conftest import BASE_POLICY
 from reconciler.config import Safety, Target
 from reconciler.errors import UnsafePlan
 from reconciler.grants import Grant, GrantStatus, State

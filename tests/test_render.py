@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import BASE_POLICY, CORPUS
 
+from conftest import BASE_POLICY, CORPUS
 from reconciler import hujson
 from reconciler.config import Target
 from reconciler.errors import PolicyError

@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import AccessRepo
 from fake_tailscale import FakeTailscale, serve
-from tailscale_repo import ALICE, API_KEY, AT, assert_hidden, rendered, use_tailscale
-
 from reconciler import hujson
+from tailscale_repo import ALICE, API_KEY, AT, assert_hidden, rendered, use_tailscale
 
 ACL = "/api/v2/tailnet/-/acl"
 

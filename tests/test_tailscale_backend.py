@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fake_tailscale import READ, FakeTailscale, serve
-from tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET
 
+from fake_tailscale import READ, FakeTailscale, serve
 from reconciler.backends.base import PreconditionFailed, Validation
 from reconciler.backends.httpclient import HttpClient, RetryPolicy, retry_after
 from reconciler.backends.tailscale import TailscaleBackend, validation_of
 from reconciler.errors import BackendError, CredentialError
 from reconciler.tokens import ApiKey, Credential, OAuthClient, Secret
+from tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET
 
 POLICY = b"""// live
 {
