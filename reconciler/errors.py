@@ -20,8 +20,8 @@ class TailjitError(Exception):
         return self.message
 
 
-class ConfigError(TailjitError):
-    """``tailjit.yaml`` is missing, malformed or inconsistent with the base policy."""
+class LocatedError(TailjitError):
+    """An error in a file: shown as ``path:line: message`` (or ``path: message`` without a line)."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  hint: str | None = None) -> None:
@@ -30,24 +30,28 @@ class ConfigError(TailjitError):
         self.line = line
 
     def __str__(self) -> str:
-        return _located(self.path, self.line, self.message)
+        if self.path is None:
+            return self.message
+        if self.line is None:
+            return f"{self.path}: {self.message}"
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ConfigError(LocatedError):
+    """``tailjit.yaml`` is missing, malformed or inconsistent with the base policy."""
 
 
 class PolicyError(ConfigError):
     """The base policy file cannot be parsed or lacks what the config declares."""
 
 
-class GrantError(TailjitError):
+class GrantError(LocatedError):
     """One grant file is invalid. Collected, never raised past the loader on main."""
 
-    def __init__(self, message: str, *, path: str, line: int | None = None,
-                 hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.path = path
-        self.line = line
+    path: str
 
-    def __str__(self) -> str:
-        return _located(self.path, self.line, self.message)
+    def __init__(self, message: str, *, path: str, line: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, path=path, line=line, hint=hint)
 
 
 class UnsafePlan(TailjitError):
@@ -73,10 +77,3 @@ class CredentialError(BackendError):
 class GitError(TailjitError):
     """A git operation could not be done (dirty tree, missing history, push refused)."""
 
-
-def _located(path: str | None, line: int | None, message: str) -> str:
-    if path is None:
-        return message
-    if line is None:
-        return f"{path}: {message}"
-    return f"{path}:{line}: {message}"

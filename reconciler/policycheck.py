@@ -42,21 +42,15 @@ def _references(policy: dict[str, Any]) -> Iterator[tuple[str, str]]:
                     name = _group_of(item)
                     if name:
                         yield f"{section}[{i}].{field}", name
-    owners = policy.get("tagOwners")
-    if isinstance(owners, dict):
-        for tag, names in owners.items():
-            for item in names if isinstance(names, list) else ():
-                name = _group_of(item)
-                if name:
-                    yield f"tagOwners[{tag!r}]", name
-    groups = policy.get("groups")
-    if isinstance(groups, dict):
-        for group, members in groups.items():
+    for section in ("tagOwners", "groups"):  # both map a name to a list that may hold groups
+        entries = policy.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name, members in entries.items():
             for item in members if isinstance(members, list) else ():
-                name = _group_of(item)
-                if name:
-                    yield f"groups[{group!r}]", name
-
+                group = _group_of(item)
+                if group:
+                    yield f"{section}[{name!r}]", group
 
 def _group_of(item: object) -> str | None:
     if not isinstance(item, str) or not item.startswith("group:"):
