@@ -221,6 +221,8 @@ def _has_comment(extra: bytes) -> bool:
 
 def first_line_end(extra: bytes) -> int:
     """Index just past the first newline of ``extra`` that is not inside a block comment; -1 if none."""
+    if b"/*" not in extra:  # no block comment: the first newline (a line comment ends at it too)
+        return extra.find(b"\n") + 1 or -1
     i, n = 0, len(extra)
     while i < n:
         if extra.startswith(b"/*", i):
