@@ -82,7 +82,8 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def markdown(about: Mapping[str, Any], found: Mapping[str, Any], verdicts: Sequence[Check]) -> str:
+def markdown(about: Mapping[str, Any], found: Mapping[str, Any], verdicts: Sequence[Check],
+             baseline: tuple[str, Sequence[Mapping[str, Any]]] | None = None) -> str:
     out = ["# tailjit benchmark results", "",
            f"Measured with `python bench/run.py` ({about['mode']} mode) on {about['cpus']} × {about['cpu']}, "
            f"{about['memory_mb'] / 1024:.0f} GiB RAM, {about['implementation']} {about['python']}, {about['os']}. "
@@ -97,16 +98,26 @@ def markdown(about: Mapping[str, Any], found: Mapping[str, Any], verdicts: Seque
         out += ["## 1. Reconcile against the file backend", "",
                 f"Base policy of {rows[0]['policy_bytes']:,} bytes, 100 targets; N active grant files plus 2 % "
                 "expired in the last hour. load = read config, base policy and grant files; render; plan = read "
-                "the live file and plan; apply = the reconcile loop (read, plan, validate, write, with its own "
-                "plan). `json.loads` parses the same policy as plain JSON: this machine's yardstick. `tailjit "
-                "apply` is the real command run cold in a new process.", "",
+                "the live file and plan (`tailjit plan`); apply = the reconcile loop (read, plan, validate, "
+                "write). total = load + render + apply: one `tailjit apply`. `json.loads` parses the same "
+                "policy as plain JSON: this machine's yardstick. `tailjit apply` is the real command run cold in "
+                "a new process.", "",
                 table(("N grants", "load", "render", "plan", "apply", "total", "× N=" + f"{rows[0]['grants']:,}",
                        "total / json.loads", "peak RSS MB", "`tailjit apply` s", "its RSS MB", "granted",
                        "revoked"),
                       [(r["grants"], r["load"], r["render"], r["plan"], r["apply"], r["total"],
                         round(r["total"] / base, 2), round(r["total"] / r["json_loads"]),
                         round(r["peak_rss_mb"]), r["cli_apply_seconds"], round(r["cli_peak_rss_mb"]),
-                        r["granted"], r["revoked"]) for r in rows])]
+                        r["granted"], r["revoked"]) for r in rows]),
+                "![Reconcile time by phase and peak memory against the number of grant files](scaling.png)", ""]
+    if baseline is not None and "reconcile" in found:
+        label, before = baseline
+        old = {r["grants"]: r for r in before}
+        out += [f"Against {label}:", "",
+                table(("N grants", "total before", "total after", "faster", "peak RSS MB before", "after"),
+                      [(r["grants"], old[r["grants"]]["total"], r["total"],
+                        f"{old[r['grants']]['total'] / r['total']:.1f}×", round(old[r["grants"]]["peak_rss_mb"]),
+                        round(r["peak_rss_mb"])) for r in found["reconcile"] if r["grants"] in old])]
     if "converged" in found:
         c = found["converged"]
         out += ["## 2. Converged reconcile against the fake Tailscale API", "",

@@ -103,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--report", action="store_true",
                         help="write bench/scaling.png and bench/RESULTS.md (the default for a full run)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="an earlier run's results folder: its reconcile times are shown beside this run's")
+    parser.add_argument("--baseline-label", default="the baseline run",
+                        help="what the baseline was, for the report (e.g. 'the code before commit abc123')")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     parts = [p for p in args.parts.split(",") if p]
@@ -124,7 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdicts: list[Check] = checks(found, quick=sizes.quick)
     summary = {"machine": about, "checks": [c.data for c in verdicts]}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    text = markdown(about, found, verdicts)
+    baseline = None
+    if args.baseline is not None:
+        baseline = (args.baseline_label, json.loads((args.baseline / "reconcile.json").read_text())["results"])
+    text = markdown(about, found, verdicts, baseline)
     print(text)
     if args.report or not sizes.quick:
         if "reconcile" in found:
