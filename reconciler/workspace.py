@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import GrantError, PolicyError
 from .grants import Grant, GrantStatus, LoadedGrants, State, evaluate_all, load_grants
-from .render import parse_policy, render, target_members
+from .render import render
 
 #: Finds when each grant file reached the main branch: ``(root, grants) -> {path: time}``. The mapping
 #: may also carry ``problems``: ``{path: why its merge time cannot be trusted}`` (see `gitrepo.MergeTimes`).
@@ -53,6 +53,8 @@ class Workspace:
 
 
 def open_workspace(config_path: Path, merge_times: MergeTimes | None = None) -> Workspace:
+    """Read the repository. The base policy is parsed (and its errors reported) when it is rendered, so
+    commands that only look at grants (status, prune, audit) work even while it is broken."""
     config = load_config(config_path)
     base_path = config.relative(config.policy_path)
     try:
@@ -62,7 +64,6 @@ def open_workspace(config_path: Path, merge_times: MergeTimes | None = None) -> 
                           hint="set 'policy' in tailjit.yaml, or create the file") from None
     except OSError as e:
         raise PolicyError(f"cannot read: {e.strerror}", path=base_path) from None
-    target_members(parse_policy(base, base_path), config.targets.values(), base_path)
     loaded = load_grants(config)
     merged_at = merge_times(config.root, loaded.grants) if merge_times is not None else {}
     start_problems: Mapping[str, str] = getattr(merged_at, "problems", {})

@@ -225,3 +225,14 @@ def test_file_backend_path_relative_to_repository_root(repo: AccessRepo) -> None
     os.chdir(repo.root.parent)
     assert repo.run("--backend", "file:out/tailnet.hujson", "apply").code == 0
     assert (repo.root / "out" / "tailnet.hujson").exists()
+
+
+def test_a_broken_base_policy_fails_validate_but_not_status(repo: AccessRepo) -> None:
+    repo.grant("prod", "alice.yaml", ALICE)
+    policy = repo.root / "policy" / "policy.hujson"
+    policy.write_text(policy.read_text().replace('"acls": [', '"acls": [[', 1))
+    assert repo.run("validate", "--at", AT).code == 1
+    assert repo.run("apply", "--at", AT).code == 1
+    assert not repo.tailnet.exists()
+    status = repo.run("status", "--at", AT)
+    assert status.code == 0 and "alice@example.com" in status.out
