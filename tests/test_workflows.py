@@ -129,7 +129,7 @@ def test_pull_requests_never_run_with_write_access_to_the_tailnet() -> None:
     validate, comment = plan["jobs"]["validate"], plan["jobs"]["plan"]
     assert "if" not in validate and validate["permissions"] == {"contents": "read"}, "forks get validate only"
     assert step_env(validate) == {}, "validate needs no credential"
-    assert runs(validate).endswith("tailjit validate")
+    assert runs(validate).splitlines()[-2:] == ["tailjit validate", "tailjit codeowners --check"]
     assert comment["if"] == f"{SAME_REPO} && {CONFIGURED['TS_PLAN_CLIENT_ID']}", "no credential for a fork's code"
     assert step_env(comment)["TS_OAUTH_CLIENT_ID"] == "${{ vars.TS_PLAN_CLIENT_ID }}", "the read-only identity"
     assert 'tailjit --backend tailscale plan --pr "$PR_NUMBER"' in runs(comment)
