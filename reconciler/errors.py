@@ -74,6 +74,10 @@ class CredentialError(BackendError):
     """No usable credential, or the one found was refused."""
 
 
+class GitHubError(TailjitError):
+    """The GitHub API could not be reached, or refused a request."""
+
+
 class GitError(TailjitError):
     """A git operation could not be done (dirty tree, missing history, push refused)."""
 

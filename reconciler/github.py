@@ -25,7 +25,7 @@ import httpx
 
 from .backends.httpclient import HttpClient, RetryPolicy, api_message
 from .comment import MARKER
-from .errors import BackendError, TailjitError
+from .errors import BackendError, GitHubError
 from .tokens import Secret
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -33,10 +33,6 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 #: Stop following ``Link: rel="next"`` after this many pages (10,000 comments).
 MAX_PAGES = 100
-
-
-class GitHubError(TailjitError):
-    """The GitHub API could not be reached, or refused a request."""
 
 
 def in_actions() -> bool:
