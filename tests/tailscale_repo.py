@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from conftest import AccessRepo
-from fake_tailscale import FakeTailscale
+from fake_tailscale import FakeTailscale, serve
 from reconciler.durations import parse_time
 from reconciler.workspace import open_workspace
 
@@ -56,3 +57,19 @@ def assert_hidden(secrets: Iterable[str], *texts: str) -> None:
         for text in texts:
             assert secret not in text
             assert secret[-16:] not in text
+
+
+@contextmanager
+def fake_tailnet(repo: AccessRepo, monkeypatch: pytest.MonkeyPatch, *,
+                 export_key: bool = True) -> Iterator[FakeTailscale]:
+    """A fake tailnet holding ``repo``'s policy with no grant active, accepting `API_KEY`.
+
+    ``export_key`` also sets ``TS_API_KEY``; tests of other credential sources leave it out.
+    """
+    with serve() as fake:
+        use_tailscale(repo, fake, monkeypatch)
+        fake.set_policy(rendered(repo))
+        fake.add_api_key(API_KEY)
+        if export_key:
+            monkeypatch.setenv("TS_API_KEY", API_KEY)
+        yield fake

@@ -7,16 +7,21 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import AccessRepo
-from fake_tailscale import READ, WRITE, FakeTailscale, serve
-from tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET, assert_hidden, clean_env, rendered, use_tailscale
+from fake_tailscale import READ, WRITE, FakeTailscale
+from tailscale_repo import (
+    API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    assert_hidden,
+    clean_env,
+    fake_tailnet,
+    rendered,
+)
 
 
 @pytest.fixture
 def fake(repo: AccessRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTailscale]:
-    with serve() as fake:
-        use_tailscale(repo, fake, monkeypatch)
-        fake.set_policy(rendered(repo))
-        fake.add_api_key(API_KEY)
+    with fake_tailnet(repo, monkeypatch, export_key=False) as fake:
         yield fake
 
 

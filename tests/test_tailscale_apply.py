@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import AccessRepo
-from fake_tailscale import FakeTailscale, serve
+from fake_tailscale import FakeTailscale
 from reconciler import hujson
-from tailscale_repo import ALICE, API_KEY, AT, assert_hidden, rendered, use_tailscale
+from tailscale_repo import ALICE, API_KEY, AT, assert_hidden, fake_tailnet
 
 ACL = "/api/v2/tailnet/-/acl"
 
@@ -18,11 +18,7 @@ ACL = "/api/v2/tailnet/-/acl"
 @pytest.fixture
 def fake(repo: AccessRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTailscale]:
     """A tailnet holding the repository's policy with no grant active, reached with an API key."""
-    with serve() as fake:
-        use_tailscale(repo, fake, monkeypatch)
-        fake.set_policy(rendered(repo))
-        fake.add_api_key(API_KEY)
-        monkeypatch.setenv("TS_API_KEY", API_KEY)
+    with fake_tailnet(repo, monkeypatch) as fake:
         yield fake
 
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from conftest import BASE_POLICY, CONFIG, AccessRepo
-from fake_tailscale import FakeTailscale, serve
+from fake_tailscale import FakeTailscale
 from gitutil import RepoBuilder, clone, isolated_git_config
 from reconciler import hujson
 from reconciler.backends import open_backend
@@ -31,7 +31,7 @@ from reconciler.gitremote import fast_forward
 from reconciler.grants import Grant, GrantStatus, State
 from reconciler.watch import LOCK_NAME, MARGIN, Cycle, Watcher, next_wake, state_dir, write_lock
 from reconciler.workspace import open_workspace
-from tailscale_repo import API_KEY, TAILJIT_ENV, rendered, use_tailscale
+from tailscale_repo import API_KEY, TAILJIT_ENV, fake_tailnet
 
 #: The brief's bound: an expired grant is out of the tailnet this long after its expiry, at most.
 LATE = 2.0
@@ -137,11 +137,7 @@ def test_revokes_within_two_seconds_of_expiry_against_the_file_backend(
 
 @pytest.fixture
 def tailnet(repo: AccessRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTailscale]:
-    with serve() as fake:
-        use_tailscale(repo, fake, monkeypatch)
-        fake.set_policy(rendered(repo))
-        fake.add_api_key(API_KEY)
-        monkeypatch.setenv("TS_API_KEY", API_KEY)
+    with fake_tailnet(repo, monkeypatch) as fake:
         yield fake
 
 
