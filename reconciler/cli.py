@@ -36,6 +36,7 @@ from .gitremote import fast_forward
 from .gitrepo import merge_times, open_repository
 from .lifecycle import audit_command, codeowners_command, prune_command, request_command
 from .plan import make_plan
+from .policycheck import check_policy
 from .report import STATUS_COLUMNS, format_plan, format_table, status_rows
 from .watch import (
     DEFAULT_INTERVAL,
@@ -144,7 +145,7 @@ def validate(app: App, at: datetime | None) -> int:
     ws = app.workspace()
     problems = ws.problems(now)
     rendered = ws.render(now)
-    rendered_errors = open_backend("file:/dev/null", ws.config).validate(rendered).errors
+    rendered_errors = check_policy(rendered)
     for error in problems:
         _report_grant_error(error, "error")
     for message in rendered_errors:
@@ -163,9 +164,10 @@ def validate(app: App, at: datetime | None) -> int:
 @click.pass_obj
 def render(app: App, at: datetime | None) -> int:
     """Print the desired policy: the base policy plus the grants active now."""
+    now = _now(at)
     ws = app.workspace()
-    _warn_problems(ws, _now(at))
-    sys.stdout.buffer.write(ws.render(_now(at)))
+    _warn_problems(ws, now)
+    sys.stdout.buffer.write(ws.render(now))
     sys.stdout.flush()
     return 0
 

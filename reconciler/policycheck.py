@@ -9,11 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from . import hujson
+
 _GROUP_FIELDS = {
     "acls": ("src", "dst", "users"),
     "ssh": ("src", "dst", "users"),
     "grants": ("src", "dst"),
 }
+
+
+def check_policy(text: bytes) -> tuple[str, ...]:
+    """What the tailnet would refuse in ``text``: a HuJSON syntax error, or groups used but not defined."""
+    try:
+        value = hujson.parse(text)
+    except hujson.HuJSONError as e:
+        return (str(e),)
+    return tuple(undefined_groups(value.to_python()))
 
 
 def undefined_groups(policy: Any) -> list[str]:

@@ -16,9 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import hujson
 from ..errors import BackendError
-from ..policycheck import undefined_groups
+from ..policycheck import check_policy
 from .base import Backend, LivePolicy, PreconditionFailed, Validation
 
 #: The ETag of a file that does not exist yet: the first apply creates it.
@@ -44,11 +43,7 @@ class FileBackend(Backend):
         return LivePolicy(text, etag_of(text))
 
     def validate(self, text: bytes) -> Validation:
-        try:
-            value = hujson.parse(text)
-        except hujson.HuJSONError as e:
-            return Validation(errors=(str(e),))
-        return Validation(errors=tuple(undefined_groups(value.to_python())))
+        return Validation(errors=check_policy(text))
 
     def put(self, text: bytes, if_match: str) -> str:
         directory = self.path.parent
