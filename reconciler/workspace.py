@@ -10,15 +10,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config, load_config
 from .errors import GrantError, PolicyError
 from .grants import Grant, GrantStatus, LoadedGrants, State, evaluate_all, load_grants
 from .render import render
 
-#: Finds when each grant file reached the main branch: ``(root, grants) -> {path: time}``. The mapping
-#: may also carry ``problems``: ``{path: why its merge time cannot be trusted}`` (see `gitrepo.MergeTimes`).
-MergeTimes = Callable[[Path, Sequence[Grant]], Mapping[str, datetime]]
+if TYPE_CHECKING:
+    from .gitrepo import MergeTimes
+
+#: Finds when each grant file reached the main branch, and which merge times cannot be trusted
+#: (`gitrepo.merge_times`; injected so that reading a repository needs no git).
+FindMergeTimes = Callable[[Path, Sequence[Grant]], "MergeTimes"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Workspace:
         return render(self.base, self.config.targets, self.statuses(now), path=self.base_path)
 
 
-def open_workspace(config_path: Path, merge_times: MergeTimes | None = None) -> Workspace:
+def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None) -> Workspace:
     """Read the repository. The base policy is parsed (and its errors reported) when it is rendered, so
     commands that only look at grants (status, prune, audit) work even while it is broken."""
     config = load_config(config_path)
@@ -65,6 +69,7 @@ def open_workspace(config_path: Path, merge_times: MergeTimes | None = None) -> 
     except OSError as e:
         raise PolicyError(f"cannot read: {e.strerror}", path=base_path) from None
     loaded = load_grants(config)
-    merged_at = merge_times(config.root, loaded.grants) if merge_times is not None else {}
-    start_problems: Mapping[str, str] = getattr(merged_at, "problems", {})
-    return Workspace(config, base, loaded, merged_at, start_problems)
+    if merge_times is None:
+        return Workspace(config, base, loaded)
+    found = merge_times(config.root, loaded.grants)
+    return Workspace(config, base, loaded, found, found.problems)
