@@ -32,6 +32,7 @@ from generate import NOW, PREVIOUS, generate
 from measure import ROOT, ChildRun, median, peak_rss_mb, python_child, run_child, timed
 
 from fake_tailscale import serve
+from reconciler import policycache
 from reconciler.apply import reconcile
 from reconciler.backends.file import FileBackend
 from reconciler.backends.tailscale import TailscaleBackend
@@ -168,14 +169,22 @@ def measure(config: Path, previous: Path, live: Path, repeats: int) -> dict[str,
 
 
 def _run_once(config: Path, live: Path) -> tuple[dict[str, float], dict[str, int]]:
-    """One run of each phase, as ``tailjit plan`` and ``tailjit apply`` do them; and what the plan held."""
+    """One run of each phase, as ``tailjit apply`` and ``tailjit plan`` do them; and what the plan held.
+
+    Each command starts with nothing parsed: the cache of parsed policies is emptied before each.
+    """
+    before = live.read_bytes()
     backend = FileBackend(live)
+    policycache.clear()
     load, ws = timed(lambda: open_workspace(config, merge_times))
     render, rendered = timed(lambda: ws.render(NOW))
-    plan, the_plan = timed(lambda: make_plan(backend.get().text, rendered, ws.config.targets))
     apply, outcome = timed(lambda: reconcile(backend, rendered, ws.config.targets, ws.config.safety))
     if not outcome.written:
         raise RuntimeError("the reconcile wrote nothing")
+    live.write_bytes(before)
+    policycache.clear()
+    rendered = ws.render(NOW)  # as `tailjit plan` renders first, untimed: it is counted above
+    plan, the_plan = timed(lambda: make_plan(backend.get().text, rendered, ws.config.targets))
     counts = {"granted": len(the_plan.changes_of("grant")), "revoked": len(the_plan.changes_of("revoke")),
               "rendered_bytes": len(rendered)}
     return {"load": load, "render": render, "plan": plan, "apply": apply}, counts

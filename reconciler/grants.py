@@ -20,10 +20,9 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from . import yamlfile
 from .config import Config, Target
@@ -102,52 +101,41 @@ def load_grants(config: Config) -> LoadedGrants:
     root = config.grants_dir
     if not root.is_dir():
         return LoadedGrants((), ())
-    relative = _Relative(config)
-    depth = len(root.parts)
-    for path in sorted(root.rglob("*")):
-        if path.name in IGNORED_NAMES:
-            continue
-        is_link = path.is_symlink()
-        if not is_link and path.is_dir():
-            continue
-        rel = relative(path, is_link)
+    base = config.relative(root)
+    for parts, entry in _entries(os.fspath(root)):
+        rel = "/".join((base, *parts))
         try:
-            grants.append(_load_one(path, rel, path.parts[depth:], config.targets, is_link))
+            grants.append(_load_one(entry, rel, parts, config.targets))
         except GrantError as e:
             errors.append(e)
     return LoadedGrants(tuple(grants), tuple(errors))
 
 
-class _Relative:
-    """`Config.relative` for many files: each folder is resolved once, not each file.
+def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str]]]:
+    """Everything below ``root`` but folders, in sorted path order, with its path as parts below ``root``.
 
-    A file that is not a symbolic link resolves to its resolved folder plus its
-    name, so the answer is the same; links still go through `Config.relative`.
+    Symbolic links are listed, never followed. The walk keeps its own stack,
+    so however deep a folder tree someone commits, it cannot exhaust Python's.
     """
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.root = config.root.resolve()
-        self.folders: dict[str, str | None] = {}  # folder -> its path relative to the root, None: outside
-
-    def __call__(self, path: Path, is_link: bool) -> str:
-        if is_link:
-            return self.config.relative(path)
-        folder, _, name = str(path).rpartition(os.sep)
-        if folder not in self.folders:
-            try:
-                self.folders[folder] = Path(folder).resolve().relative_to(self.root).as_posix()
-            except ValueError:
-                self.folders[folder] = None
-        relative = self.folders[folder]
-        if relative is None:
-            return str(path)
-        return name if relative == "." else f"{relative}/{name}"
+    stack: list[tuple[tuple[str, ...], str]] = [((), root)]
+    while stack:
+        parts, folder = stack.pop()
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        below: list[tuple[tuple[str, ...], str]] = []
+        for entry in entries:
+            if entry.name in IGNORED_NAMES:
+                continue
+            here = (*parts, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                below.append((here, entry.path))
+            else:
+                yield here, entry
+        stack.extend(reversed(below))
 
 
-def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str, Target],
-              is_link: bool) -> Grant:
-    if is_link:
+def _load_one(entry: os.DirEntry[str], rel: str, parts: tuple[str, ...], targets: Mapping[str, Target]) -> Grant:
+    if entry.is_symlink():
         raise GrantError("grant files may not be symbolic links", path=rel)
     if len(parts) != 2:
         raise GrantError("a grant file belongs in <grants>/<target>/<name>.yaml", path=rel,
@@ -159,8 +147,12 @@ def _load_one(path: Path, rel: str, parts: tuple[str, ...], targets: Mapping[str
     if folder not in targets:
         raise GrantError(f"unknown target {folder!r}; targets in tailjit.yaml: {', '.join(sorted(targets))}",
                          path=rel)
+    if not entry.is_file(follow_symlinks=False):
+        raise GrantError("not a regular file", path=rel)
     try:
-        doc = yamlfile.load(path.read_bytes())
+        with open(entry.path, "rb") as f:
+            data = f.read(yamlfile.MAX_BYTES + 1)  # a huge file is refused without reading all of it
+        doc = yamlfile.load(data)
     except yamlfile.YAMLFileError as e:
         raise GrantError(e.message, path=rel, line=e.line) from None
     except OSError as e:

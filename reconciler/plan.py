@@ -14,7 +14,6 @@ the rendered policy instead.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +21,10 @@ from typing import Any
 
 import jsonpatch
 
-from . import hujson
+from . import hujson, linediff
 from .config import Safety, Target
 from .errors import UnsafePlan
-from .render import MEMBER_COMMENT, body_digest, first_line_end, parse_policy, split_header
+from .render import MEMBER_COMMENT, body_digest, first_line_end, parse_policy, read_policy, split_header
 
 JSONValue = Any
 
@@ -140,7 +139,7 @@ def patch_target_groups(live_body: bytes, rendered: bytes, target_groups: Iterab
     """``live_body`` with each target group's member array taken from ``rendered``, plus rendered's header."""
     header_end = rendered.find(b"\n") + 1
     live_policy = parse_policy(live_body, "live policy")
-    rendered_policy = parse_policy(rendered, "rendered policy")
+    rendered_policy = read_policy(rendered, "rendered policy").tree  # read only: its arrays are cloned
     live_groups = _groups(live_policy)
     rendered_groups = _groups(rendered_policy)
     assert rendered_groups is not None
@@ -178,12 +177,12 @@ def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[
     live_data: JSONValue = {}
     annotations: dict[tuple[str, str], str] = {}
     if not created:
-        live_policy = parse_policy(split_header(live)[1], "live policy")
-        live_data = live_policy.to_python()
-        annotations = member_comments(live_policy, target_groups)
-    proposed_policy = parse_policy(split_header(proposed)[1], "desired policy")
-    proposed_data = proposed_policy.to_python()
-    granted = member_comments(proposed_policy, target_groups)
+        live_policy = read_policy(live, "live policy")
+        live_data = live_policy.data
+        annotations = member_comments(live_policy.tree, target_groups)
+    proposed_policy = read_policy(proposed, "desired policy")
+    proposed_data = proposed_policy.data
+    granted = member_comments(proposed_policy.tree, target_groups)
     member_changes = _member_changes(live_data, proposed_data, target_groups, annotations, granted)
     other = _without_target_groups(live_data, target_groups), _without_target_groups(proposed_data, target_groups)
     other_ops = json_patch(other[0], other[1]) if live_data != proposed_data else ()
@@ -321,7 +320,6 @@ def _entry_of(pointer: str) -> tuple[str, ...]:
 
 
 def unified_diff(old: bytes, new: bytes, old_name: str, new_name: str) -> str:
-    lines = difflib.unified_diff(old.decode("utf-8", "replace").splitlines(keepends=True),
-                                 new.decode("utf-8", "replace").splitlines(keepends=True),
-                                 fromfile=old_name, tofile=new_name, n=3)
+    lines = linediff.unified_diff(old.decode("utf-8", "replace").splitlines(keepends=True),
+                                  new.decode("utf-8", "replace").splitlines(keepends=True), old_name, new_name)
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from . import hujson
+from . import hujson, policycache
 
 _GROUP_FIELDS = {
     "acls": ("src", "dst", "users"),
@@ -21,10 +21,10 @@ _GROUP_FIELDS = {
 def check_policy(text: bytes) -> tuple[str, ...]:
     """What the tailnet would refuse in ``text``: a HuJSON syntax error, or groups used but not defined."""
     try:
-        value = hujson.parse(text)
+        data = policycache.parsed(text).data
     except hujson.HuJSONError as e:
         return (str(e),)
-    return tuple(undefined_groups(value.to_python()))
+    return tuple(undefined_groups(data))
 
 
 def undefined_groups(policy: Any) -> list[str]:

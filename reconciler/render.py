@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from . import hujson
+from . import hujson, policycache
 from .config import Target
 from .durations import format_time
 from .errors import PolicyError
@@ -54,14 +54,28 @@ def split_header(text: bytes) -> tuple[str | None, bytes]:
 
 
 def parse_policy(text: bytes, path: str) -> hujson.Value:
-    """Parse a policy text, turning syntax errors into `PolicyError` at ``path:line``."""
+    """Parse a policy text into a tree of the caller's own; a syntax error is a `PolicyError` at ``path:line``."""
     try:
         value = hujson.parse(text)
     except hujson.HuJSONError as e:
         raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
+    _check_object(value, path)
+    return value
+
+
+def read_policy(text: bytes, path: str) -> policycache.Parsed:
+    """`parse_policy` for a reader: the parse is shared (`policycache`), so the tree must not be changed."""
+    try:
+        found = policycache.parsed(text)
+    except hujson.HuJSONError as e:
+        raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
+    _check_object(found.tree, path)
+    return found
+
+
+def _check_object(value: hujson.Value, path: str) -> None:
     if not isinstance(value.value, hujson.Object):
         raise PolicyError("a policy file is a JSON object ({ … })", path=path, line=1)
-    return value
 
 
 def target_members(policy: hujson.Value, targets: Iterable[Target], path: str) -> dict[str, hujson.Member]:
@@ -123,7 +137,10 @@ def render(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantS
         pending.setdefault(addition.group, []).append((addition.user, addition.comment))
     for group, logins in pending.items():
         append_members(members[group], logins, unit)
-    return with_header(policy.pack())
+    text = with_header(policy.pack())
+    policy.before = text[:text.index(b"\n") + 1] + policy.before  # the header: now policy.pack() == text
+    policycache.remember(text, policy)
+    return text
 
 
 # --- editing an array in its own style -------------------------------------------------------------

@@ -26,14 +26,15 @@ MAX_DEPTH = 16
 #: each (3 s for 10,000 grant files, most of a reconcile), so documents of this narrow shape are read directly:
 #: top-level ``key: value`` lines and comments in printable ASCII, values plain or quoted without escapes
 #: or inner quotes. On those the result (nodes, lines, errors) is the one the composer gives; anything else
-#: goes through the composer.
-_SIMPLE_LINE = r"""(?:
+#: goes through the composer. One match of `_SIMPLE_LINES` is one line: a comment or blank line (no key),
+#: or a key with its value quoted (quotes kept, so that ``""`` is not a missing value) or plain.
+_SIMPLE_LINES = re.compile(r"""^(?:
     [ ]* (?:\#[ -~]*)?
-  | [A-Za-z_][A-Za-z0-9_]*:
-    (?:[ ]+ (?: "[^"\\\n]*" | '[^'\n]*' | [A-Za-z0-9_./+=~()] (?:[^:\#\n] | :(?=[^ \n]) | (?<=[^ ])\#)* ))?
+  | ([A-Za-z_][A-Za-z0-9_]*):
+    (?:[ ]+ (?: ("[^"\\\n]*" | '[^'\n]*')
+              | ([A-Za-z0-9_./+=~()] (?:[^:\#\n ]++ | [ ]++(?!\#) | :(?=[^ \n]) | (?<=[^ ])\#)*+) ))?
     [ ]* (?:[ ]\#[ -~]*)?
-)"""
-_SIMPLE = re.compile(rf"(?:{_SIMPLE_LINE}\n)*{_SIMPLE_LINE}", re.VERBOSE)
+)$""", re.VERBOSE | re.MULTILINE)
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\n -~]")
 
 Scalar = str
@@ -86,13 +87,14 @@ class YMap:
 def load(data: bytes) -> Node | None:
     """Parse one YAML document into Y* nodes. ``None`` for an empty document."""
     if len(data) > MAX_BYTES:
-        raise YAMLFileError(f"file is {len(data)} bytes; the limit is {MAX_BYTES}")
+        raise YAMLFileError(f"file is too large: the limit is {MAX_BYTES} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise YAMLFileError(f"not UTF-8 text (byte {e.start})") from None
-    if _is_simple(text):
-        return _load_simple(text)
+    lines = _simple_lines(text)
+    if lines is not None:
+        return _load_simple(lines)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -107,31 +109,32 @@ def load(data: bytes) -> Node | None:
     return _convert(node, 0, set())
 
 
+def _simple_lines(text: str) -> list[tuple[str, str, str]] | None:
+    """``(key, quoted, plain)`` for each line of a document of the narrow shape; None for any other."""
+    if _NOT_PRINTABLE_ASCII.search(text):
+        return None
+    lines = _SIMPLE_LINES.findall(text)  # anchored at both ends of a line: at most one match each
+    return lines if len(lines) == text.count("\n") + 1 else None
+
+
 def _is_simple(text: str) -> bool:
-    return not _NOT_PRINTABLE_ASCII.search(text) and _SIMPLE.fullmatch(text) is not None
+    return _simple_lines(text) is not None
 
 
-def _load_simple(text: str) -> YMap | None:
-    """A document `_is_simple` accepted, read as the composer reads it: a top-level mapping of scalars."""
+def _load_simple(lines: list[tuple[str, str, str]]) -> YMap | None:
+    """The document `_simple_lines` read, as the composer reads it: a top-level mapping of scalars."""
     entries: dict[str, Node] = {}
-    lines: dict[str, int] = {}
-    for number, line in enumerate(text.split("\n"), 1):
-        if line.lstrip(" ")[:1] in ("", "#"):
+    key_lines: dict[str, int] = {}
+    for number, (key, quoted, plain) in enumerate(lines, 1):
+        if not key:
             continue
-        key, _, rest = line.partition(":")
-        rest = rest.lstrip(" ")
-        if rest[:1] in ('"', "'"):
-            value, quoted = rest[1:rest.index(rest[0], 1)], True
-        else:
-            comment = 0 if rest.startswith("#") else rest.find(" #")
-            value, quoted = (rest if comment < 0 else rest[:comment]).rstrip(" "), False
         if key in entries:
             raise YAMLFileError(f"key {key!r} appears twice", number)
-        entries[key] = YScalar(value, number, quoted)
-        lines[key] = number
+        entries[key] = YScalar(quoted[1:-1], number, True) if quoted else YScalar(plain.rstrip(" "), number, False)
+        key_lines[key] = number
     if not entries:
         return None
-    return YMap(entries, lines, next(iter(lines.values())))
+    return YMap(entries, key_lines, next(iter(key_lines.values())))
 
 
 def _convert(node: yaml.Node, depth: int, seen: set[int]) -> Node:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,6 +104,46 @@ def test_unknown_target_folder_nested_files_and_symlinks(repo: AccessRepo, tmp_p
     assert any("prod/c.yaml: grant files may not be symbolic links" in m for m in found)
     assert any("grants/stray.yaml: a grant file belongs in" in m for m in found)
     assert len(found) == 4
+
+
+def test_a_fifo_or_linked_folder_is_refused_without_blocking_or_following(repo: AccessRepo, tmp_path: Path) -> None:
+    repo.grant("prod", "ok.yaml", VALID)
+    os.mkfifo(repo.root / "policy" / "grants" / "prod" / "pipe.yaml")  # reading it would wait forever
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.yaml").write_text(VALID)
+    (repo.root / "policy" / "grants" / "staging").symlink_to(elsewhere, target_is_directory=True)
+    loaded = load_grants(load_config(repo.config))
+    assert [g.name for g in loaded.grants] == ["prod/ok.yaml"]
+    assert sorted(str(e) for e in loaded.errors) == [
+        "policy/grants/prod/pipe.yaml: not a regular file",
+        "policy/grants/staging: grant files may not be symbolic links",
+    ]
+
+
+def test_a_very_deep_folder_tree_is_reported_not_a_crash(repo: AccessRepo) -> None:
+    top = str(repo.root / "policy" / "grants" / "prod")
+    folders = [top + "/d" * depth for depth in range(1, 1101)]  # deeper than Python's recursion limit
+    for folder in folders:
+        os.makedirs(folder, exist_ok=True) if folder is folders[0] else os.mkdir(folder)
+    with open(folders[-1] + "/x.yaml", "w") as f:
+        f.write(VALID)
+    try:
+        (message,) = errors(repo)
+    finally:  # shutil.rmtree (and so pytest's clean-up of old runs) recurses, and would fail on this tree
+        os.unlink(folders[-1] + "/x.yaml")
+        for folder in reversed(folders):
+            os.rmdir(folder)
+    assert message.startswith("policy/grants/prod/d/d/")
+    assert message.endswith("/d/x.yaml: a grant file belongs in <grants>/<target>/<name>.yaml")
+
+
+def test_files_are_read_in_sorted_path_order(repo: AccessRepo) -> None:
+    for name in ("b.yaml", "a.yaml", "a@x.yaml", "A.yaml"):
+        repo.grant("prod", name, VALID)
+    repo.grant("staging", "a.yaml", VALID.replace("prod", "staging"))
+    assert [g.name for g in load_grants(load_config(repo.config)).grants] == [
+        "prod/A.yaml", "prod/a.yaml", "prod/a@x.yaml", "prod/b.yaml", "staging/a.yaml"]
 
 
 def test_huge_and_deep_grant_files_are_refused(repo: AccessRepo) -> None:

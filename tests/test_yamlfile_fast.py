@@ -41,7 +41,7 @@ def read(text: str) -> tuple[str, object]:
 
 def read_with_composer(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, object]:
     with monkeypatch.context() as m:
-        m.setattr(yamlfile, "_is_simple", lambda text: False)
+        m.setattr(yamlfile, "_simple_lines", lambda text: None)
         return read(text)
 
 
