@@ -13,7 +13,7 @@ the rendered policy instead.
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,13 +58,22 @@ class Plan:
     created: bool = False
     member_changes: tuple[MemberChange, ...] = ()
     other_changes: tuple[dict[str, JSONValue], ...] = ()
-    patch: tuple[dict[str, JSONValue], ...] = ()
     diff: str = ""
     existing_members: int = 0
     existing_entries: int = 0
     changed_entries: int = 0
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: The plain data of ``live`` and ``proposed``, shared with `policycache`: never change them.
+    live_data: JSONValue = field(default=None, repr=False, compare=False)
+    proposed_data: JSONValue = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def patch(self) -> tuple[dict[str, JSONValue], ...]:
+        """The RFC 6902 patch from the live data to the proposed (``plan --json``), made when first asked for."""
+        if self.live_data == self.proposed_data:
+            return ()
+        return json_patch(self.live_data, self.proposed_data)
 
     @property
     def has_changes(self) -> bool:
@@ -184,55 +193,60 @@ def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[
     proposed_data = proposed_policy.data
     granted = member_comments(proposed_policy.tree, target_groups)
     member_changes = _member_changes(live_data, proposed_data, target_groups, annotations, granted)
-    other = _without_target_groups(live_data, target_groups), _without_target_groups(proposed_data, target_groups)
-    other_ops = json_patch(other[0], other[1]) if live_data != proposed_data else ()
-    patch = json_patch(live_data, proposed_data) if live_data != proposed_data else ()
+    other_ops: tuple[dict[str, JSONValue], ...] = ()
+    if live_data != proposed_data:
+        reduced = _without_equal_members(live_data, proposed_data)
+        other_ops = tuple(jsonpatch.make_patch(*(_without_target_groups(x, target_groups) for x in reduced)).patch)
     return Plan(
         live=live, rendered=rendered, proposed=proposed, drift=drift, drift_diff=drift_diff,
-        created=created, member_changes=member_changes, other_changes=other_ops, patch=patch,
+        created=created, member_changes=member_changes, other_changes=other_ops,
         diff=unified_diff(live, proposed, "live", "desired") if live != proposed else "",
         existing_members=_count_members(live_data), existing_entries=_count_entries(live_data),
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
+        live_data=live_data, proposed_data=proposed_data,
     )
 
 
 def member_comments(policy: hujson.Value, groups: Iterable[str]) -> dict[tuple[str, str], str]:
-    """``(group, login) -> "prod/alice.yaml until …"`` for members carrying a tailjit comment."""
+    """``(group, login) -> "prod/alice.yaml until …"`` for members carrying a tailjit comment.
+
+    A member's comment is what follows it on its own line: after its comma, or
+    before the comma in a one-line array's ``/* … */``.
+    """
     found: dict[tuple[str, str], str] = {}
     container = _groups(policy)
     if container is None:
         return found
+    marker = MEMBER_COMMENT.encode()
     for group in groups:
         member = container.get(group)
         if member is None or not isinstance(member.value.value, hujson.Array):
             continue
-        elements = member.value.value.elements
-        for i, element in enumerate(elements):
-            if not isinstance(element.value, hujson.Literal) or not element.value.is_string():
+        array = member.value.value
+        if not array.elements:
+            continue
+        followers = [e.before for e in array.elements[1:]]
+        followers.append(array.after)
+        for element, following in zip(array.elements, followers, strict=True):
+            after = element.after or b""
+            extra = after + following if after else following
+            at = extra.find(marker)
+            if at < 0:
+                continue  # most members of a big policy: no tailjit comment anywhere near
+            line_end = first_line_end(following)
+            end = len(extra) if line_end < 0 else len(after) + line_end
+            if at >= end:
+                continue  # the comment belongs to a later line
+            value = element.value
+            if type(value) is not hujson.Literal or not value.is_string():
                 continue
-            following = elements[i + 1].before if i + 1 < len(elements) else member.value.value.after
-            note = _tailjit_note((element.after or b"") + _first_line(following))
-            if note is not None:
-                found[(group, str(element.value.to_python()))] = note
+            note = extra[at + len(marker):end]
+            for stop in (b"*/", b"\n"):
+                cut = note.find(stop)
+                if cut >= 0:
+                    note = note[:cut]
+            found[(group, str(value.to_python()))] = note.decode("utf-8", "replace").strip()
     return found
-
-
-def _first_line(extra: bytes) -> bytes:
-    cut = first_line_end(extra)
-    return extra if cut < 0 else extra[:cut]
-
-
-def _tailjit_note(extra: bytes) -> str | None:
-    marker = MEMBER_COMMENT.encode()
-    at = extra.find(marker)
-    if at < 0:
-        return None
-    note = extra[at + len(marker):]
-    for stop in (b"*/", b"\n"):
-        cut = note.find(stop)
-        if cut >= 0:
-            note = note[:cut]
-    return note.decode("utf-8", "replace").strip()
 
 
 def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],
@@ -299,7 +313,7 @@ def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValu
     if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
         return data
     trimmed = dict(data)
-    trimmed["groups"] = {k: copy.deepcopy(v) for k, v in data["groups"].items() if k not in target_groups}
+    trimmed["groups"] = {k: v for k, v in data["groups"].items() if k not in target_groups}
     return trimmed
 
 
