@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,15 +184,13 @@ def _groups(policy: hujson.Value) -> hujson.Object | None:
 def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[str], *,
               created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False) -> Plan:
     live_data: JSONValue = {}
-    annotations: dict[tuple[str, str], str] = {}
+    live_tree: hujson.Value | None = None
     if not created:
         live_policy = read_policy(live, "live policy")
-        live_data = live_policy.data
-        annotations = member_comments(live_policy.tree, target_groups)
+        live_data, live_tree = live_policy.data, live_policy.tree
     proposed_policy = read_policy(proposed, "desired policy")
     proposed_data = proposed_policy.data
-    granted = member_comments(proposed_policy.tree, target_groups)
-    member_changes = _member_changes(live_data, proposed_data, target_groups, annotations, granted)
+    member_changes = _member_changes(live_data, proposed_data, target_groups, live_tree, proposed_policy.tree)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
         reduced = _without_equal_members(live_data, proposed_data)
@@ -207,64 +205,103 @@ def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[
     )
 
 
-def member_comments(policy: hujson.Value, groups: Iterable[str]) -> dict[tuple[str, str], str]:
-    """``(group, login) -> "prod/alice.yaml until …"`` for members carrying a tailjit comment.
-
-    A member's comment is what follows it on its own line: after its comma, or
-    before the comma in a one-line array's ``/* … */``.
-    """
-    found: dict[tuple[str, str], str] = {}
-    container = _groups(policy)
-    if container is None:
-        return found
-    marker = MEMBER_COMMENT.encode()
-    for group in groups:
-        member = container.get(group)
-        if member is None or not isinstance(member.value.value, hujson.Array):
-            continue
-        array = member.value.value
-        if not array.elements:
-            continue
-        followers = [e.before for e in array.elements[1:]]
-        followers.append(array.after)
-        for element, following in zip(array.elements, followers, strict=True):
-            after = element.after or b""
-            extra = after + following if after else following
-            at = extra.find(marker)
-            if at < 0:
-                continue  # most members of a big policy: no tailjit comment anywhere near
-            line_end = first_line_end(following)
-            end = len(extra) if line_end < 0 else len(after) + line_end
-            if at >= end:
-                continue  # the comment belongs to a later line
-            value = element.value
-            if type(value) is not hujson.Literal or not value.is_string():
-                continue
-            note = extra[at + len(marker):end]
-            for stop in (b"*/", b"\n"):
-                cut = note.find(stop)
-                if cut >= 0:
-                    note = note[:cut]
-            found[(group, str(value.to_python()))] = note.decode("utf-8", "replace").strip()
-    return found
-
-
 def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],
-                    annotations: Mapping[tuple[str, str], str],
-                    granted: Mapping[tuple[str, str], str]) -> tuple[MemberChange, ...]:
+                    live_tree: hujson.Value | None, proposed_tree: hujson.Value) -> tuple[MemberChange, ...]:
+    """Who enters and leaves each group; a target group member's tailjit comment tells a grant or revocation."""
     live_groups = _group_lists(live)
     proposed_groups = _group_lists(proposed)
-    changes: list[MemberChange] = []
+    moves: list[tuple[str, list[str], list[str]]] = []  # (group, logins entering, logins leaving)
     for group in sorted(set(live_groups) | set(proposed_groups)):
         before = live_groups.get(group, [])
         after = proposed_groups.get(group, [])
-        for user in sorted(set(after) - set(before)):
+        moves.append((group, sorted(set(after) - set(before)), sorted(set(before) - set(after))))
+    managed = [(group, entering, leaving) for group, entering, leaving in moves if group in target_groups]
+    granted = member_notes(proposed_tree, proposed, [(g, user) for g, entering, _ in managed for user in entering])
+    revoked = {} if live_tree is None else member_notes(
+        live_tree, live, [(g, user) for g, _, leaving in managed for user in leaving])
+    changes: list[MemberChange] = []
+    for group, entering, leaving in moves:
+        for user in entering:
             note = granted.get((group, user))
             changes.append(MemberChange(group, user, "grant" if note else "add", note or ""))
-        for user in sorted(set(before) - set(after)):
-            note = annotations.get((group, user)) if group in target_groups else None
+        for user in leaving:
+            note = revoked.get((group, user))
             changes.append(MemberChange(group, user, "revoke" if note else "remove", note or ""))
     return tuple(changes)
+
+
+def member_notes(policy: hujson.Value, data: JSONValue,
+                 members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``(group, login) -> "prod/alice.yaml until …"`` for those of ``members`` that carry a tailjit comment.
+
+    ``data`` is ``policy``'s plain data. Only the members asked for are read:
+    a plan asks for those that change, a few hundred of a large policy's
+    tens of thousands. A member's comment is what follows it on its own
+    line: after its comma, or before the comma in a one-line array's ``/* … */``.
+    """
+    found: dict[tuple[str, str], str] = {}
+    container = _groups(policy)
+    listed = data.get("groups") if isinstance(data, dict) else None
+    if container is None or not isinstance(listed, dict):
+        return found
+    arrays: dict[str, tuple[hujson.Array, list[Any]] | None] = {}
+    for group, login in members:
+        if group not in arrays:
+            arrays[group] = _array_and_logins(container, listed, group)
+        entry = arrays[group]
+        if entry is None:
+            continue
+        array, logins = entry
+        for at in _places(logins, login):  # listed twice: the last comment wins
+            note = _note_at(array, at, login)
+            if note is not None:
+                found[(group, login)] = note
+    return found
+
+
+def _array_and_logins(container: hujson.Object, listed: dict[str, Any],
+                      group: str) -> tuple[hujson.Array, list[Any]] | None:
+    """The group's member array, and its elements' values in order (from the data, when they line up)."""
+    member = container.get(group)
+    if member is None or not isinstance(member.value.value, hujson.Array):
+        return None
+    array = member.value.value
+    logins = listed.get(group)
+    if not isinstance(logins, list) or len(logins) != len(array.elements):  # a name given twice: read the tree
+        logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
+    return array, logins
+
+
+def _places(items: list[Any], item: object) -> Iterator[int]:
+    at = -1
+    while True:
+        try:
+            at = items.index(item, at + 1)
+        except ValueError:
+            return
+        yield at
+
+
+def _note_at(array: hujson.Array, index: int, login: str) -> str | None:
+    elements = array.elements
+    value = elements[index].value
+    if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
+        return None
+    after = elements[index].after or b""
+    following = elements[index + 1].before if index + 1 < len(elements) else array.after
+    extra = after + following
+    marker = MEMBER_COMMENT.encode()
+    at = extra.find(marker)
+    line_end = first_line_end(following)
+    end = len(extra) if line_end < 0 else len(after) + line_end
+    if at < 0 or at >= end:
+        return None
+    note = extra[at + len(marker):end]
+    for stop in (b"*/", b"\n"):
+        cut = note.find(stop)
+        if cut >= 0:
+            note = note[:cut]
+    return note.decode("utf-8", "replace").strip()
 
 
 def _group_lists(data: JSONValue) -> dict[str, list[str]]:

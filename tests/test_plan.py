@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import BASE_POLICY
+from reconciler import hujson
 from reconciler.config import Safety, Target
 from reconciler.errors import UnsafePlan
 from reconciler.grants import Grant, GrantStatus, State
-from reconciler.plan import make_plan
+from reconciler.plan import make_plan, member_notes
 from reconciler.render import render, split_header
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -147,3 +148,31 @@ def test_entry_change_limit_at_the_boundary(changed: int, safe: bool) -> None:
     else:
         with pytest.raises(UnsafePlan, match=f"changes {changed} of 10 policy entries"):
             plan.raise_if_unsafe(Safety())
+
+
+@pytest.mark.parametrize("live_groups, kind, detail", [
+    # the member's own line carries the note: after its comma, or the last one's before the bracket
+    ('"group:prod": [\n"a@x.com", // tailjit: prod/a.yaml until T\n"b@x.com",\n]', "revoke", "prod/a.yaml until T"),
+    ('"group:prod": [\n"b@x.com",\n"a@x.com" // tailjit: prod/a.yaml until T\n]', "revoke", "prod/a.yaml until T"),
+    # a one-line array: a block comment before the comma
+    ('"group:prod": ["a@x.com" /* tailjit: prod/a.yaml until T */, "b@x.com"]', "revoke", "prod/a.yaml until T"),
+    # the note on the next member's line is not this member's
+    ('"group:prod": [\n"a@x.com",\n"b@x.com", // tailjit: prod/b.yaml until T\n]', "remove", ""),
+    # listed twice: the note of either place counts
+    ('"group:prod": [\n"a@x.com",\n"b@x.com",\n"a@x.com", // tailjit: prod/a.yaml until T\n]', "revoke",
+     "prod/a.yaml until T"),
+])
+def test_a_leaving_member_is_a_revocation_when_its_own_line_has_a_tailjit_note(
+        live_groups: str, kind: str, detail: str) -> None:
+    live = ('{"groups": {' + live_groups + "}}\n").encode()
+    desired = render(b'{"groups": {"group:prod": ["b@x.com"]}}\n', PROD, [])
+    changes = [(c.kind, c.user, c.detail) for c in make_plan(live, desired, PROD).member_changes]
+    assert (kind, "a@x.com", detail) in changes
+
+
+def test_member_notes_read_the_tree_when_the_data_does_not_line_up_with_it() -> None:
+    # "group:prod" named twice: the tree's first array is read, while the data holds the last one
+    tree = hujson.parse(b'{"groups": {"group:prod": [\n"z@x.com",\n"a@x.com", // tailjit: prod/a.yaml until T\n],\n'
+                        b'"group:prod": ["a@x.com"]}}')
+    notes = member_notes(tree, tree.to_python(), [("group:prod", "a@x.com"), ("group:prod", "z@x.com")])
+    assert notes == {("group:prod", "a@x.com"): "prod/a.yaml until T"}
