@@ -173,15 +173,22 @@ def parse_grant(doc: yamlfile.Node | None, rel: str, folder: str) -> Grant:
             raise GrantError(f"unknown key {key!r}; expected: {', '.join(sorted(_KEYS))}",
                              path=rel, line=doc.line_of(key))
 
+    values: dict[str, str] = {}
+    not_single: set[str] = set()
+    for key, node in doc.entries.items():
+        if isinstance(node, YScalar):
+            if not yamlfile.is_null(node):
+                values[key] = node.value
+        else:
+            not_single.add(key)
+
     def text(key: str, required: bool) -> str | None:
-        node = doc.get(key)
-        if yamlfile.is_null(node):
-            if required:
-                raise GrantError(f"missing {key!r}", path=rel, line=doc.line)
-            return None
-        if not isinstance(node, YScalar):
+        if key in not_single:
             raise GrantError(f"{key!r} must be a single value", path=rel, line=doc.line_of(key))
-        return node.value
+        value = values.get(key)
+        if value is None and required:
+            raise GrantError(f"missing {key!r}", path=rel, line=doc.line)
+        return value
 
     user = text("user", True) or ""
     if not LOGIN.fullmatch(user):

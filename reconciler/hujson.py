@@ -100,9 +100,12 @@ class Literal:
         Raises ``ValueError`` for NaN and infinities (not JSON) and ``TypeError`` for
         anything that is not a JSON scalar.
         """
-        if x is not None and not isinstance(x, (str, int, float)):
+        if type(x) is str and _NEEDS_ESCAPE.search(x) is None:  # the common case, without json.dumps
+            text = '"' + x + '"'
+        elif x is not None and not isinstance(x, (str, int, float)):
             raise TypeError(f"not a JSON scalar: {type(x).__name__}")
-        text = json.dumps(x, ensure_ascii=False, allow_nan=False)
+        else:
+            text = json.dumps(x, ensure_ascii=False, allow_nan=False)
         try:
             return cls(text.encode("utf-8"))
         except UnicodeEncodeError:  # lone surrogates: keep them as \\u escapes

@@ -169,14 +169,15 @@ def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], uni
             element.before = b"\n" + child
             element.after = b""
         array.after = b"\n" + key_indent
+    child = next((indent for e in reversed(array.elements)
+                  if (indent := _line_indent(e.before)) is not None), key_indent + unit)
     for login, comment in logins:
-        _append_multiline(array, hujson.Literal.from_python(login), comment, key_indent, key_indent + unit)
+        _append_multiline(array, hujson.Literal.from_python(login), comment, key_indent, child)
 
 
 def _append_multiline(array: hujson.Array, literal: hujson.Literal, comment: str, key_indent: bytes,
-                      fallback: bytes) -> None:
-    child = next((indent for e in reversed(array.elements)
-                  if (indent := _line_indent(e.before)) is not None), fallback)
+                      child: bytes) -> None:
+    """Append ``literal`` on a line of its own at indentation ``child``, with ``// comment`` after it."""
     trailing_comma = True
     if array.elements:
         last = array.elements[-1]
