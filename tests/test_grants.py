@@ -148,8 +148,12 @@ def test_files_are_read_in_sorted_path_order(repo: AccessRepo) -> None:
 
 def test_huge_and_deep_grant_files_are_refused(repo: AccessRepo) -> None:
     repo.grant("prod", "huge.yaml", VALID + "# " + "x" * 300_000 + "\n")
-    repo.grant("prod", "deep.yaml", "user: " + "[" * 3000 + "]" * 3000 + "\n")
+    repo.grant("prod", "deep.yaml", "user: " + "[" * 3000 + "]" * 3000 + "\n")  # the Python composer
+    repo.grant("prod", "deep2.yaml", "user: " + "{a: " * 900 + "}" * 900 + "\n")  # libyaml's
+    repo.grant("prod", "deep3.yaml", "user:\n" + "".join(" " * i + "- \n" for i in range(1, 400)))  # blocks
     found = errors(repo)
+    assert any("deep2.yaml" in m and "nested too deeply" in m for m in found)
+    assert any("deep3.yaml" in m and "nested too deeply" in m for m in found)
     assert any("huge.yaml: file is" in m and "the limit is" in m for m in found)
     assert any("deep.yaml" in m and "nested too deeply" in m for m in found)
 
