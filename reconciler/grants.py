@@ -104,6 +104,9 @@ def load_grants(config: Config) -> LoadedGrants:
     base = config.relative(root)
     for parts, entry in _entries(os.fspath(root)):
         rel = "/".join((base, *parts))
+        if isinstance(entry, OSError):
+            errors.append(GrantError(f"cannot read this folder: {entry.strerror}", path=rel))
+            continue
         try:
             grants.append(_load_one(entry, rel, parts, config.targets))
         except GrantError as e:
@@ -111,8 +114,9 @@ def load_grants(config: Config) -> LoadedGrants:
     return LoadedGrants(tuple(grants), tuple(errors))
 
 
-def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str]]]:
-    """Everything below ``root`` but folders, in sorted path order, with its path as parts below ``root``.
+def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str] | OSError]]:
+    """Everything below ``root`` but folders, in sorted path order, with its path as parts below ``root``;
+    a folder that cannot be listed comes as the error.
 
     Symbolic links are listed, never followed. The walk keeps its own stack,
     so however deep a folder tree someone commits, it cannot exhaust Python's.
@@ -120,8 +124,12 @@ def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str]]]:
     stack: list[tuple[tuple[str, ...], str]] = [((), root)]
     while stack:
         parts, folder = stack.pop()
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as e:
+            yield parts, e
+            continue
         below: list[tuple[tuple[str, ...], str]] = []
         for entry in entries:
             if entry.name in IGNORED_NAMES:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,6 +120,23 @@ def test_a_fifo_or_linked_folder_is_refused_without_blocking_or_following(repo: 
         "policy/grants/prod/pipe.yaml: not a regular file",
         "policy/grants/staging: grant files may not be symbolic links",
     ]
+
+
+def test_a_folder_that_cannot_be_read_is_reported_and_the_rest_still_load(
+        repo: AccessRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.grant("prod", "ok.yaml", VALID)
+    repo.grant("staging", "x.yaml", VALID.replace("prod", "staging"))
+    real = os.scandir
+
+    def scandir(path: str) -> Iterator[os.DirEntry[str]]:
+        if path.endswith("staging"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    loaded = load_grants(load_config(repo.config))
+    assert [g.name for g in loaded.grants] == ["prod/ok.yaml"]
+    assert [str(e) for e in loaded.errors] == ["policy/grants/staging: cannot read this folder: Permission denied"]
 
 
 def test_a_very_deep_folder_tree_is_reported_not_a_crash(repo: AccessRepo) -> None:
