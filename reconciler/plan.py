@@ -244,10 +244,12 @@ def member_notes(policy: hujson.Value, data: JSONValue,
     listed = data.get("groups") if isinstance(data, dict) else None
     if container is None or not isinstance(listed, dict):
         return found
+    # A group name given twice: the tree's first array (what `Object.get` finds) is not the data's last.
+    from_tree = len(container.members) != len(listed)
     arrays: dict[str, tuple[hujson.Array, list[Any]] | None] = {}
     for group, login in members:
         if group not in arrays:
-            arrays[group] = _array_and_logins(container, listed, group)
+            arrays[group] = _array_and_logins(container, None if from_tree else listed, group)
         entry = arrays[group]
         if entry is None:
             continue
@@ -259,15 +261,16 @@ def member_notes(policy: hujson.Value, data: JSONValue,
     return found
 
 
-def _array_and_logins(container: hujson.Object, listed: dict[str, Any],
+def _array_and_logins(container: hujson.Object, listed: dict[str, Any] | None,
                       group: str) -> tuple[hujson.Array, list[Any]] | None:
-    """The group's member array, and its elements' values in order (from the data, when they line up)."""
+    """The group's member array, and its elements' values in order: from ``listed`` (the plain data of the
+    groups) when given, else read from the tree."""
     member = container.get(group)
     if member is None or not isinstance(member.value.value, hujson.Array):
         return None
     array = member.value.value
-    logins = listed.get(group)
-    if not isinstance(logins, list) or len(logins) != len(array.elements):  # a name given twice: read the tree
+    logins = None if listed is None else listed.get(group)
+    if not isinstance(logins, list) or len(logins) != len(array.elements):
         logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
     return array, logins
 

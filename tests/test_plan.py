@@ -173,6 +173,6 @@ def test_a_leaving_member_is_a_revocation_when_its_own_line_has_a_tailjit_note(
 def test_member_notes_read_the_tree_when_the_data_does_not_line_up_with_it() -> None:
     # "group:prod" named twice: the tree's first array is read, while the data holds the last one
     tree = hujson.parse(b'{"groups": {"group:prod": [\n"z@x.com",\n"a@x.com", // tailjit: prod/a.yaml until T\n],\n'
-                        b'"group:prod": ["a@x.com"]}}')
+                        b'"group:prod": ["a@x.com", "q@x.com"]}}')  # the same length: only the names tell
     notes = member_notes(tree, tree.to_python(), [("group:prod", "a@x.com"), ("group:prod", "z@x.com")])
     assert notes == {("group:prod", "a@x.com"): "prod/a.yaml until T"}
