@@ -80,9 +80,6 @@ class Config:
         except ValueError:
             return str(path)
 
-    def target_for_group(self, group: str) -> Target | None:
-        return next((t for t in self.targets.values() if t.group == group), None)
-
 
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
              "targets", "identities", "safety", "owners"}

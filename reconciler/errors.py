@@ -58,10 +58,6 @@ class UnsafePlan(TailjitError):
     """The plan exceeds a safety limit; ``--force`` overrides."""
 
 
-class DriftError(TailjitError):
-    """The live policy was edited outside git."""
-
-
 class ConflictError(TailjitError):
     """Somebody else wrote the live policy between our read and our write, too often."""
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import yamlfile
 from .config import Config, Target
-from .durations import format_duration, format_time, parse_duration, parse_time
+from .durations import format_duration, parse_duration, parse_time
 from .errors import GrantError
 from .yamlfile import YMap, YScalar
 
@@ -298,13 +298,3 @@ def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: da
     times = merged_at or {}
     problems = start_problems or {}
     return tuple(evaluate(g, targets[g.target], now, times.get(g.path), problems.get(g.path)) for g in grants)
-
-
-def active(statuses: Sequence[GrantStatus]) -> list[GrantStatus]:
-    return [s for s in statuses if s.state is State.ACTIVE]
-
-
-def describe_window(status: GrantStatus) -> str:
-    start = format_time(status.start) if status.start else "merge"
-    end = format_time(status.end) if status.end else "?"
-    return f"{start} → {end}"

@@ -129,10 +129,6 @@ def _simple_lines(text: str) -> list[tuple[str, str, str]] | None:
     return lines if len(lines) == text.count("\n") + 1 else None
 
 
-def _is_simple(text: str) -> bool:
-    return _simple_lines(text) is not None
-
-
 def _load_simple(lines: list[tuple[str, str, str]]) -> YMap | None:
     """The document `_simple_lines` read, as the composer reads it: a top-level mapping of scalars."""
     entries: dict[str, Node] = {}

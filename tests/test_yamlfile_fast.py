@@ -46,7 +46,7 @@ def read_with_composer(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
 
 
 def test_a_grant_file_is_read_directly_and_as_the_composer_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert yamlfile._is_simple(GRANT)
+    assert yamlfile._simple_lines(GRANT) is not None
     assert read(GRANT) == read_with_composer(GRANT, monkeypatch)
     assert read(GRANT + "user: bob@example.com\n") == ("error", ("key 'user' appears twice", 10))
 
@@ -55,7 +55,7 @@ def test_a_grant_file_is_read_directly_and_as_the_composer_reads_it(monkeypatch:
                                   "a: 'it''s'\n", 'a: "\\u263a"\n', "a:\n  - b\n", "- a\n", "a: b\n  c\n",
                                   "a: 'multi\nline'\n", 'a: "multi\nline"\n'])
 def test_anything_else_goes_through_the_composer(text: str) -> None:
-    assert not yamlfile._is_simple(text)
+    assert yamlfile._simple_lines(text) is None
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
