@@ -189,9 +189,7 @@ class _Reader:
         """``record`` with the user, reason and window of the file's content ``blob``."""
         try:
             grant = parse_grant(yamlfile.load(self.repo[blob].peel(pygit2.Blob).data), record.path, record.target)
-        except GrantError as e:
-            return replace(record, problem=e.message)
-        except yamlfile.YAMLFileError as e:
+        except (GrantError, yamlfile.YAMLFileError) as e:
             return replace(record, problem=e.message)
         start, end = _window(grant, record.merged_at)
         return replace(record, user=grant.user, reason=grant.reason, ticket=grant.ticket, active_from=start,

@@ -142,15 +142,13 @@ def still_expired(repo: pygit2.Repository, config: Config, tip: pygit2.Oid, cand
                   now: datetime) -> dict[str, GrantStatus]:
     """``{repo path: status}`` of the candidates that, as committed at ``tip``, are expired at ``now``."""
     tree = repo[tip].peel(pygit2.Tree)
-    present = {p: rel for p, rel in candidates.items() if blob_at(tree, p) is not None}
+    present = {p: (rel, blob) for p, rel in candidates.items() if (blob := blob_at(tree, p)) is not None}
     if not present:
         return {}
     folder = "/".join(next(iter(present)).split("/")[:-2])
     births, _ = first_parent_births(repo, tip, folder, present)
     found: dict[str, GrantStatus] = {}
-    for repo_path, rel in present.items():
-        blob = blob_at(tree, repo_path)
-        assert blob is not None
+    for repo_path, (rel, blob) in present.items():
         target = rel.split("/")[-2]
         if target not in config.targets:
             continue
