@@ -199,8 +199,7 @@ def _diff_block(heading: str, diff: str, *, fold: bool) -> list[str]:
     lines = compact.splitlines()
     count = changed_line_count(compact)
     shown = [line[:500] for line in lines[:MAX_DIFF_LINES]]
-    fence = "`" * max(3, _longest_backtick_run(shown) + 1)
-    block = [f"{fence}diff", *shown, fence]
+    block = code_block("\n".join(shown)).rstrip("\n").split("\n")
     if len(lines) > MAX_DIFF_LINES:
         block.append(f"… {len(lines) - MAX_DIFF_LINES} more lines: run `tailjit plan` to see them all.")
     summary = f"{heading} ({count} line{'' if count == 1 else 's'})"
@@ -209,8 +208,11 @@ def _diff_block(heading: str, diff: str, *, fold: bool) -> list[str]:
     return [f"**{summary}:**", "", *block, ""]
 
 
-def _longest_backtick_run(lines: Sequence[str]) -> int:
-    return max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+def code_block(text: str, language: str = "diff") -> str:
+    """``text`` fenced so that no run of backticks inside it can close the fence."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip(chr(10))}\n{fence}\n"
 
 
 def _text(value: str, *, mention: bool = False) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from .backends.httpclient import HttpClient, RetryPolicy, api_message
-from .comment import MARKER
+from .comment import MARKER, code_block
 from .errors import BackendError, GitHubError
 from .tokens import Secret
 
@@ -66,13 +65,6 @@ def annotate(level: str, message: str, *, path: str | None = None, line: int | N
     """
     if in_actions():
         print(annotation(level, message, path=path, line=line), file=sys.stdout, flush=True)
-
-
-def code_block(text: str, language: str = "diff") -> str:
-    """``text`` fenced so that no run of backticks inside it can close the fence."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text.rstrip(chr(10))}\n{fence}\n"
 
 
 def summary(text: str) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import AccessRepo
 from fake_github import FakeGitHub, serve
-from reconciler.comment import MARKER
-from reconciler.github import GitHub, GitHubError, annotation, code_block, event_head_sha
+from reconciler.comment import MARKER, code_block
+from reconciler.github import GitHub, GitHubError, annotation, event_head_sha
 from reconciler.tokens import Secret
 
 TOKEN = "ghs_" + "s3cret" * 6
