@@ -79,14 +79,16 @@ def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
     """Member changes of the plan, explained by the grant files behind them, then grants still to come."""
     by_group = {t.group: t for t in targets.values()}
     by_name = {s.grant.name: s for s in statuses}
+    by_user: dict[tuple[str, str], GrantStatus] = {}  # (user, target name) -> the first such grant
+    for s in statuses:
+        by_user.setdefault((s.grant.user, s.grant.target), s)
     rows: list[Row] = []
     for change in data.get("member_changes", []):
         group, user, kind, detail = change["group"], change["user"], change["kind"], change.get("detail", "")
         target = by_group.get(group)
         status = by_name.get(detail.split(" until ", 1)[0]) if detail else None
-        if status is None and kind in ("grant", "revoke"):
-            status = next((s for s in statuses if s.grant.user == user and target is not None
-                           and s.grant.target == target.name), None)
+        if status is None and kind in ("grant", "revoke") and target is not None:
+            status = by_user.get((user, target.name))
         rows.append(Row(kind, user, group, target, _until(kind, status, detail), _why(status)))
     rows.sort(key=lambda r: (_ORDER.index(r.kind), r.group, r.user))
     for status in statuses:
