@@ -10,6 +10,7 @@ import pytest
 from conftest import AccessRepo
 from reconciler.config import load_config
 from reconciler.grants import Grant, State, evaluate, load_grants
+from reconciler.workspace import open_workspace
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 VALID = """\
@@ -228,3 +229,11 @@ def test_expires_grant_measured_from_start_or_now(prod) -> None:  # type: ignore
     status = evaluate(scheduled, prod, NOW, None)
     assert status.state is State.PENDING
     assert status.time_left(NOW) == timedelta(days=2)
+
+
+def test_workspace_statuses_follow_the_moment_asked_for(repo: AccessRepo) -> None:
+    repo.grant("prod", "a.yaml", VALID.replace("duration: 4h", "expires: 2026-11-24T14:00:00Z"))
+    ws = open_workspace(repo.config)
+    assert [s.state for s in ws.statuses(NOW)] == [State.ACTIVE]
+    assert [s.state for s in ws.statuses(NOW + timedelta(hours=3))] == [State.EXPIRED]
+    assert ws.statuses(NOW)[0].state is State.ACTIVE
