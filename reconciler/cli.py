@@ -349,11 +349,8 @@ def _report_cycle(cycle: Cycle) -> None:
 
 
 def _backup(ws: Workspace, text: bytes) -> Path:
-    folder = ws.config.root / ".tailjit" / "backups"
-    folder.mkdir(parents=True, exist_ok=True)
-    ignore = ws.config.root / ".tailjit" / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
+    folder = state_dir(ws.config.root) / "backups"
+    folder.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"live-{stamp}.hujson"
     path.write_bytes(text)
