@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -30,11 +29,12 @@ from .backends.base import Backend
 from .comment import plan_comment
 from .config import DEFAULT_CONFIG
 from .doctor import doctor
-from .durations import format_duration, format_time, parse_duration, parse_time
+from .durations import format_duration, format_time, parse_duration
 from .errors import GitError, GrantError, TailjitError
 from .gitremote import fast_forward
 from .gitrepo import merge_times, open_repository
 from .lifecycle import audit_command, codeowners_command, prune_command, request_command
+from .options import AT_OPTION
 from .plan import make_plan
 from .policycheck import check_policy
 from .report import STATUS_COLUMNS, format_plan, format_table, status_rows
@@ -56,25 +56,6 @@ from .workspace import Workspace, open_workspace
 #: counting frees them all; at the default the collector keeps re-scanning the growing heap, a third of
 #: the time of a reconcile with 10,000 grants. Restored when the command returns.
 GC_THRESHOLD = 50_000
-
-
-class Time(click.ParamType[datetime, Any]):
-    """An ISO 8601 time with a zone, for ``--at``."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_time(str(value))
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
-
-
-AT_OPTION = click.option("--at", "at", type=Time(), default=None,
-                         help="Evaluate grants at this time instead of now (ISO 8601 with a zone, "
-                              "e.g. 2026-11-25T09:00:00Z).")
 
 
 @dataclass

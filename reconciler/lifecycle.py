@@ -18,9 +18,10 @@ from . import audit as audit_history
 from . import codeowners as owners_file
 from . import github
 from .config import load_config
-from .durations import format_time, parse_duration, parse_time
+from .durations import format_time
 from .gitremote import compare_url, push_branch, remote, remote_default_branch
 from .gitrepo import open_repository
+from .options import AT_OPTION, Duration, Time
 from .prune import commit_prune, delete_files, select
 from .report import format_table
 from .request import request_access
@@ -29,36 +30,13 @@ if TYPE_CHECKING:
     from .cli import App
 
 
-class Duration(click.ParamType[tuple[timedelta, str], Any]):
-    """A duration such as ``4h``, ``90m``, ``1d12h`` (a bad one is a usage error)."""
-
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[timedelta, str]:
-        if isinstance(value, tuple):
-            return value
-        try:
-            return parse_duration(str(value)), str(value)
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
-
-
-def _time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
-
 def _date_or_time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
         return datetime.combine(date.fromisoformat(value.strip()), time(), UTC)
     except ValueError:
-        return _time_option(ctx, param, value)
+        return Time().convert(value, param, ctx)
 
 
 @click.command("request")
@@ -101,8 +79,7 @@ def request_command(app: App, target: str, duration: tuple[timedelta, str], reas
 
 
 @click.command("prune")
-@click.option("--at", "at", default=None, callback=_time_option, metavar="TIME",
-              help="Evaluate grants at this time instead of now (ISO 8601 with a zone).")
+@AT_OPTION
 @click.option("--commit", "make_commit", is_flag=True, help="Remove them in one commit listing them.")
 @click.option("--push", is_flag=True,
               help="Commit and push to origin; if origin moved meanwhile, redo the commit on its new tip and retry.")
