@@ -24,12 +24,13 @@ from fake_tailscale import FakeTailscale
 from gitutil import RepoBuilder, clone, isolated_git_config
 from reconciler import hujson
 from reconciler.backends import open_backend
+from reconciler.backends.base import Backend
 from reconciler.cli import cli
 from reconciler.durations import format_time
 from reconciler.errors import GitError
 from reconciler.gitremote import fast_forward
 from reconciler.grants import Grant, GrantStatus, State
-from reconciler.watch import LOCK_NAME, MARGIN, Cycle, Watcher, next_wake, state_dir, write_lock
+from reconciler.watch import DEFAULT_INTERVAL, LOCK_NAME, MARGIN, Cycle, Watcher, next_wake, state_dir, write_lock
 from reconciler.workspace import open_workspace
 from tailscale_repo import API_KEY, TAILJIT_ENV, fake_tailnet
 
@@ -141,6 +142,12 @@ def tailnet(repo: AccessRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeT
         yield fake
 
 
+def watcher_for(repo: AccessRepo, backend: Backend, interval: timedelta = DEFAULT_INTERVAL) -> Watcher:
+    """A watcher over ``repo`` as ``tailjit apply --watch`` builds one: the repository re-read each cycle."""
+    return Watcher(lambda: open_workspace(repo.config), backend, lock_path=state_dir(repo.root) / LOCK_NAME,
+                   interval=interval)
+
+
 def run_in_thread(watcher: Watcher) -> tuple[threading.Thread, threading.Event, list[Cycle]]:
     stop_event = threading.Event()
     cycles: list[Cycle] = []
@@ -154,8 +161,7 @@ def test_revokes_within_two_seconds_of_expiry_against_the_tailscale_api(
     expiry = expiring_grant(repo)
     ws = open_workspace(repo.config)
     backend = open_backend("tailscale", ws.config)
-    watcher = Watcher(lambda: open_workspace(repo.config), backend, lock_path=state_dir(repo.root) / LOCK_NAME,
-                      interval=timedelta(seconds=60))
+    watcher = watcher_for(repo, backend, timedelta(seconds=60))
     thread, stop_event, cycles = run_in_thread(watcher)
     try:
         wait_for(lambda: "alice@example.com" in members(tailnet.policy), 3, "the grant to be applied")
@@ -177,8 +183,7 @@ def test_a_failing_api_is_reported_and_retried_not_fatal(repo: AccessRepo, tailn
     tailnet.fail_next(1, status=503)
     ws = open_workspace(repo.config)
     backend = open_backend("tailscale", ws.config)
-    watcher = Watcher(lambda: open_workspace(repo.config), backend, lock_path=state_dir(repo.root) / LOCK_NAME,
-                      interval=timedelta(seconds=1))
+    watcher = watcher_for(repo, backend, timedelta(seconds=1))
     thread, stop_event, cycles = run_in_thread(watcher)
     try:
         wait_for(lambda: "alice@example.com" in members(tailnet.policy), 4, "the retry to apply the grant")
@@ -218,8 +223,7 @@ def test_a_second_writer_waits_for_the_lock(repo: AccessRepo) -> None:
                                      f"expires: {format_time(datetime.now(UTC) + timedelta(hours=1))}\n")
     ws = open_workspace(repo.config)
     lock = state_dir(repo.root) / LOCK_NAME
-    watcher = Watcher(lambda: open_workspace(repo.config), open_backend(ws.config.backend, ws.config),
-                      lock_path=lock, interval=timedelta(seconds=60))
+    watcher = watcher_for(repo, open_backend(ws.config.backend, ws.config), timedelta(seconds=60))
     with write_lock(lock):
         thread, stop_event, cycles = run_in_thread(watcher)
         time.sleep(0.5)
@@ -237,8 +241,7 @@ def test_a_second_writer_waits_for_the_lock(repo: AccessRepo) -> None:
 def test_a_stop_while_waiting_for_the_lock_writes_nothing(repo: AccessRepo) -> None:
     ws = open_workspace(repo.config)
     lock = state_dir(repo.root) / LOCK_NAME
-    watcher = Watcher(lambda: open_workspace(repo.config), open_backend(ws.config.backend, ws.config),
-                      lock_path=lock)
+    watcher = watcher_for(repo, open_backend(ws.config.backend, ws.config))
     with write_lock(lock):
         thread, stop_event, cycles = run_in_thread(watcher)
         time.sleep(0.2)
