@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from gitutil import isolated_git_config
 from reconciler.cli import main
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -99,3 +100,10 @@ def repo(tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.Mon
     (root / "policy" / "tailjit.yaml").write_text(CONFIG)
     (root / "policy" / "policy.hujson").write_text(BASE_POLICY)
     return AccessRepo(root, run_cli)
+
+
+@pytest.fixture
+def no_machine_git_config(tmp_path: Path) -> Iterator[None]:
+    """Hide this machine's git config (identity included) from libgit2, as on a clean CI runner."""
+    with isolated_git_config(tmp_path / "home"):
+        yield

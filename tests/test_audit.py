@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pygit2
@@ -24,7 +22,6 @@ from gitutil import (
     at,
     files_under,
     grant_yaml,
-    isolated_git_config,
     make_shallow,
 )
 from reconciler.audit import FIELDS
@@ -34,10 +31,7 @@ G = "policy/grants"
 DAVE = Person("Dave Example", "dave@example.com")
 
 
-@pytest.fixture(autouse=True)
-def _no_machine_git_config(tmp_path: Path) -> Iterator[None]:
-    with isolated_git_config(tmp_path / "home"):
-        yield
+pytestmark = pytest.mark.usefixtures("no_machine_git_config")
 
 
 @pytest.fixture

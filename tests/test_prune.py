@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
 import pytest
 
 from conftest import AccessRepo
-from gitutil import BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, isolated_git_config, publish
+from gitutil import BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, publish
 from reconciler.config import load_config
 from reconciler.durations import format_time
 from reconciler.errors import GitError
@@ -35,10 +34,7 @@ KEPT = [f"{G}/README.md", f"{G}/prod/long.yaml", f"{G}/prod/now.yaml", f"{G}/sta
         "docs/old-notes.md"]
 
 
-@pytest.fixture(autouse=True)
-def _no_machine_git_config(tmp_path: Path) -> Iterator[None]:
-    with isolated_git_config(tmp_path / "home"):
-        yield
+pytestmark = pytest.mark.usefixtures("no_machine_git_config")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pygit2
 import pytest
 
 from conftest import CONFIG, AccessRepo
-from gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, isolated_git_config, publish, set_identity
+from gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, publish, set_identity
 from reconciler import yamlfile
 from reconciler.gitremote import compare_url, extra_headers
 from reconciler.grants import parse_grant
@@ -20,10 +19,7 @@ IDENTITIES = "identities:\n  alice@corp.example: alice@example.com\n"
 TODAY = datetime.now(UTC).date().isoformat()
 
 
-@pytest.fixture(autouse=True)
-def _no_machine_git_config(tmp_path: Path) -> Iterator[None]:
-    with isolated_git_config(tmp_path / "home"):
-        yield
+pytestmark = pytest.mark.usefixtures("no_machine_git_config")
 
 
 @pytest.fixture
