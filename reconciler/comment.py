@@ -22,6 +22,7 @@ from .difftext import changed_line_count, compact_diff
 from .durations import format_duration, format_time
 from .errors import GrantError
 from .grants import GrantStatus, State
+from .plan import CHANGE_KINDS
 
 #: The first line of the sticky comment: how it is found again on the next push.
 MARKER = "<!-- tailjit:plan -->"
@@ -33,7 +34,6 @@ MAX_DIFF_LINES = 300
 MAX_PROBLEMS = 30
 
 _ICONS = {"grant": "➕ grant", "revoke": "➖ revoke", "add": "➕ add", "remove": "➖ remove", "pending": "⏳ pending"}
-_ORDER = ("grant", "revoke", "add", "remove")
 _ESCAPE = re.compile(r"([\\`*_\[\]#|~])")
 
 
@@ -90,7 +90,7 @@ def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
         if status is None and kind in ("grant", "revoke") and target is not None:
             status = by_user.get((user, target.name))
         rows.append(Row(kind, user, group, target, _until(kind, status, detail), _why(status)))
-    rows.sort(key=lambda r: (_ORDER.index(r.kind), r.group, r.user))
+    rows.sort(key=lambda r: (CHANGE_KINDS.index(r.kind), r.group, r.user))
     for status in statuses:
         if status.state is State.PENDING:
             target = targets.get(status.grant.target)

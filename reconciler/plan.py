@@ -27,6 +27,8 @@ from .errors import UnsafePlan
 from .render import MEMBER_COMMENT, body_digest, first_line_end, parse_policy, read_policy, split_header
 
 JSONValue = Any
+#: The kinds of `MemberChange`, in the order plans list them.
+CHANGE_KINDS = ("grant", "revoke", "add", "remove")
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ from typing import Any
 
 from .durations import format_duration, format_time
 from .grants import GrantStatus
-from .plan import Plan
+from .plan import CHANGE_KINDS, Plan
 
 _SIGNS = {"grant": "+", "add": "+", "revoke": "-", "remove": "-"}
-_ORDER = ("grant", "revoke", "add", "remove")
 
 
 def plan_summary(plan: Plan) -> str:
@@ -29,7 +28,7 @@ def format_plan(plan: Plan, where: str, at: datetime) -> str:
         lines += ["", "Drift: the live policy was edited outside git. Apply keeps that edit and changes only",
                   "the target groups' members; put the edit into the base policy (or apply --force to",
                   "overwrite it). What the tailnet has that git does not:", "", plan.drift_diff.rstrip("\n")]
-    changes = sorted(plan.member_changes, key=lambda c: (_ORDER.index(c.kind), c.group, c.user))
+    changes = sorted(plan.member_changes, key=lambda c: (CHANGE_KINDS.index(c.kind), c.group, c.user))
     if changes:
         lines.append("")
         width = max(len(c.group) for c in changes)
