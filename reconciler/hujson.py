@@ -390,28 +390,22 @@ def _parse(b: bytes) -> Value:
                 else:
                     break
                 continue
-            if (c == 0x5D and in_array) or (c == 0x7D and top is not None and not in_array):
-                top.after = extra
-                closed = pop()
-                top = stack[-1] if stack else None
-                in_array = type(top) is array_cls
-                if bad_names and closed in bad_names:
-                    state, bad_index = 4, bad_names[closed]
-                continue
-            break
+            if not ((c == 0x5D and in_array) or (c == 0x7D and top is not None and not in_array)):
+                break
+        # A closing bracket after a value, right after its opening one, or after a trailing comma.
+        if (c == 0x7D and (state == 1 or state == 3)) or (c == 0x5D and in_array and (state == 0 or state == 3)):
+            top.after = extra
+            closed = pop()
+            top = stack[-1] if stack else None
+            in_array = type(top) is array_cls
+            state = 3
+            if bad_names and closed in bad_names:
+                state, bad_index = 4, bad_names[closed]
+            continue
         if state == 1:  # _S_NAME
             if c == 0x22:
                 name = value_cls(literal_cls(tok), extra)
                 state = 2
-                continue
-            if c == 0x7D:  # '}' right after '{' or a trailing comma
-                top.after = extra
-                closed = pop()
-                top = stack[-1] if stack else None
-                in_array = type(top) is array_cls
-                state = 3
-                if bad_names and closed in bad_names:
-                    state, bad_index = 4, bad_names[closed]
                 continue
             if c in punct and c != 0x7B and c != 0x5B:
                 break
@@ -450,15 +444,6 @@ def _parse(b: bytes) -> Value:
             push(container)
             top, in_array = container, c == 0x5B
             state = 1 if c == 0x7B else 0
-            continue
-        elif c == 0x5D and in_array:  # ']' right after '[' or a trailing comma
-            top.after = extra
-            closed = pop()
-            top = stack[-1] if stack else None
-            in_array = type(top) is array_cls
-            state = 3
-            if bad_names and closed in bad_names:
-                state, bad_index = 4, bad_names[closed]
             continue
         else:
             break
