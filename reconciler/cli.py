@@ -173,12 +173,13 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     finally:
         backend.close()
     the_plan = make_plan(live.text, ws.render(now), ws.config.targets)
-    data = the_plan.data
     if as_json:
-        click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **data}, indent=2))
+        click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **the_plan.data}, indent=2))
     else:
         click.echo(format_plan(the_plan, backend.name, now), nl=False)
-    markdown = plan_comment(data, ws.statuses(now), ws.config.targets, where=backend.name, at=now,
+    if pr is None and not github.in_actions():
+        return 2 if detailed_exitcode and the_plan.has_changes else 0
+    markdown = plan_comment(the_plan.data, ws.statuses(now), ws.config.targets, where=backend.name, at=now,
                             problems=problems, commit=github.event_head_sha())
     github.summary_markdown(markdown)
     if pr is not None:

@@ -105,9 +105,9 @@ class Plan:
                              hint="check the plan; if it is intended, apply with --force, or raise the "
                                   "limits under 'safety' in tailjit.yaml")
 
-    @property
+    @functools.cached_property
     def data(self) -> dict[str, JSONValue]:
-        """The plan as plain JSON data: what ``plan --json`` prints and the PR comment reads."""
+        """The plan as plain JSON data: what ``plan --json`` prints and the PR comment reads (made once)."""
         return {
             "changes": self.has_changes,
             "created": self.created,
