@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -156,21 +157,27 @@ def run_in_thread(watcher: Watcher) -> tuple[threading.Thread, threading.Event, 
     return thread, stop_event, cycles
 
 
+@contextmanager
+def running(watcher: Watcher) -> Iterator[tuple[threading.Thread, list[Cycle]]]:
+    """The watcher running in a thread; on leaving, stopped, joined and its backend closed, as the CLI does."""
+    thread, stop_event, cycles = run_in_thread(watcher)
+    try:
+        yield thread, cycles
+    finally:
+        stop_event.set()
+        thread.join(timeout=5)
+        watcher.backend.close()
+
+
 def test_revokes_within_two_seconds_of_expiry_against_the_tailscale_api(
         repo: AccessRepo, tailnet: FakeTailscale) -> None:
     expiry = expiring_grant(repo)
     ws = open_workspace(repo.config)
     backend = open_backend("tailscale", ws.config)
-    watcher = watcher_for(repo, backend, timedelta(seconds=60))
-    thread, stop_event, cycles = run_in_thread(watcher)
-    try:
+    with running(watcher_for(repo, backend, timedelta(seconds=60))) as (thread, cycles):
         wait_for(lambda: "alice@example.com" in members(tailnet.policy), 3, "the grant to be applied")
         revoked = wait_for(lambda: "alice@example.com" not in members(tailnet.policy),
                            expiry - time.time() + LATE + 1, "the revocation")
-    finally:
-        stop_event.set()
-        thread.join(timeout=5)
-        backend.close()
     assert not thread.is_alive(), "a stop request ends the watcher while it sleeps"
     assert expiry <= revoked <= expiry + LATE, f"revoked {revoked - expiry:+.2f}s after expiry"
     assert [c.outcome is not None and c.outcome.written for c in cycles] == [True, True]
@@ -183,14 +190,8 @@ def test_a_failing_api_is_reported_and_retried_not_fatal(repo: AccessRepo, tailn
     tailnet.fail_next(1, status=503)
     ws = open_workspace(repo.config)
     backend = open_backend("tailscale", ws.config)
-    watcher = watcher_for(repo, backend, timedelta(seconds=1))
-    thread, stop_event, cycles = run_in_thread(watcher)
-    try:
+    with running(watcher_for(repo, backend, timedelta(seconds=1))) as (_, cycles):
         wait_for(lambda: "alice@example.com" in members(tailnet.policy), 4, "the retry to apply the grant")
-    finally:
-        stop_event.set()
-        thread.join(timeout=5)
-        backend.close()
     assert "HTTP 503" in str(cycles[0].errors[0]) and cycles[0].outcome is None
     assert cycles[1].errors == () and cycles[1].outcome is not None and cycles[1].outcome.written
 
