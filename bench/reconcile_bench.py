@@ -32,15 +32,15 @@ from generate import NOW, PREVIOUS, generate
 from measure import ROOT, ChildRun, median, peak_rss_mb, python_child, run_child, timed
 
 from fake_tailscale import serve
-from reconciler import policycache
-from reconciler.apply import reconcile
 from reconciler.backends.file import FileBackend
 from reconciler.backends.tailscale import TailscaleBackend
-from reconciler.cli import GC_THRESHOLD
-from reconciler.gitrepo import merge_times
+from reconciler.cli.main import GC_THRESHOLD
+from reconciler.core import policycache
+from reconciler.core.plan import make_plan
+from reconciler.git.history import merge_times
 from reconciler.hujson import parse
-from reconciler.plan import make_plan
-from reconciler.workspace import open_workspace
+from reconciler.reconcile import reconcile
+from reconciler.repo.workspace import open_workspace
 
 PHASES = ("load", "render", "plan", "apply")
 #: One ``tailjit apply``: the reconcile loop plans itself, so ``plan`` (what ``tailjit plan`` adds) is not summed.
@@ -91,7 +91,7 @@ def run_size(grants: int, *, repeats: int, policy_bytes: int, workdir: Path) -> 
 
 def _cli_apply(config: Path, live: Path) -> ChildRun:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    run = run_child([sys.executable, "-m", "reconciler.cli", "--config", str(config), "--backend", f"file:{live}",
+    run = run_child([sys.executable, "-m", "reconciler", "--config", str(config), "--backend", f"file:{live}",
                      "apply", "--at", NOW.isoformat()], env=env, cwd=ROOT)
     return run.check("tailjit apply")
 
@@ -125,7 +125,7 @@ def run_converged(grants: int, *, policy_bytes: int, workdir: Path) -> Converged
         fake.add_api_key(key)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TS_", "AWS_"))}
         env |= {"TS_API_KEY": key, "TS_BASE_URL": fake.url}
-        cli = run_child([sys.executable, "-m", "reconciler.cli", "--config", str(made.config),
+        cli = run_child([sys.executable, "-m", "reconciler", "--config", str(made.config),
                          "--backend", "tailscale", "apply", "--at", NOW.isoformat()], env=env, cwd=ROOT)
         counts = (fake.count("GET"), fake.count("POST", "/acl"), fake.count("POST", "/validate"),
                   sum(fake.requests.values()))

@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from .apply import Outcome, reconcile
-from .backends.base import Backend
-from .durations import format_time
-from .errors import GrantError, TailjitError
-from .grants import GrantStatus, State
-from .workspace import Workspace
+from reconciler.backends.base import Backend
+from reconciler.core.durations import format_time
+from reconciler.core.grants import GrantStatus, State
+from reconciler.errors import GrantError, TailjitError
+from reconciler.reconcile import Outcome, reconcile
+from reconciler.repo.workspace import Workspace
 
 DEFAULT_INTERVAL = timedelta(seconds=60)
 MIN_INTERVAL = timedelta(seconds=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitutil import isolated_git_config
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus" / "policies"

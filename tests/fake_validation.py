@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler import hujson
-from reconciler.policycheck import undefined_groups
+from reconciler.core.policycheck import undefined_groups
 
 
 def validate(text: bytes) -> tuple[int, dict[str, Any]]:

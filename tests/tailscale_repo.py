@@ -9,8 +9,8 @@ import pytest
 
 from conftest import AccessRepo
 from fake_tailscale import FakeTailscale, serve
-from reconciler.durations import parse_time
-from reconciler.workspace import open_workspace
+from reconciler.core.durations import parse_time
+from reconciler.repo.workspace import open_workspace
 
 AT = "2026-11-24T12:00:00Z"
 ALICE = """\

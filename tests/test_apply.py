@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from conftest import BASE_POLICY
-from reconciler.apply import reconcile
 from reconciler.backends.base import LivePolicy, Validation
 from reconciler.backends.file import FileBackend
-from reconciler.config import Safety, Target
+from reconciler.core.config import Safety, Target
+from reconciler.core.grants import Grant, GrantStatus, State
+from reconciler.core.render import render
 from reconciler.errors import BackendError, ConflictError
-from reconciler.grants import Grant, GrantStatus, State
-from reconciler.render import render
+from reconciler.reconcile import reconcile
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TARGETS = {"prod": Target("prod", "group:prod", timedelta(hours=8)),

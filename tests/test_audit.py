@@ -24,8 +24,8 @@ from gitutil import (
     grant_yaml,
     make_shallow,
 )
-from reconciler.audit import FIELDS
-from reconciler.durations import format_time
+from reconciler.core.durations import format_time
+from reconciler.git.audit import FIELDS
 
 G = "policy/grants"
 DAVE = Person("Dave Example", "dave@example.com")

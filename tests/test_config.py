@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config
 from reconciler.errors import ConfigError
+from reconciler.repo.config import load_config
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

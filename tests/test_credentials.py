@@ -10,11 +10,11 @@ import pytest
 from conftest import AccessRepo
 from fake_oidc import serve_oidc
 from fake_tailscale import READ, WRITE, FakeTailscale, make_jwt, serve
-from reconciler.backends.httpclient import HttpClient
-from reconciler.config import AwsSecret, Config
+from reconciler.core.config import AwsSecret, Config
 from reconciler.credentials import find_credential
+from reconciler.credentials.tokens import OAuthClient, Secret
 from reconciler.errors import CredentialError
-from reconciler.tokens import OAuthClient, Secret
+from reconciler.http import HttpClient
 from tailscale_repo import (
     ALICE,
     API_KEY,

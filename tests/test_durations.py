@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.durations import format_duration, format_time, parse_duration, parse_time
+from reconciler.core.durations import format_duration, format_time, parse_duration, parse_time
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -10,9 +10,11 @@ import pytest
 
 from conftest import AccessRepo
 from fake_github import FakeGitHub, serve
-from reconciler.comment import MARKER, code_block
-from reconciler.github import GitHub, GitHubError, annotation, event_head_sha
-from reconciler.tokens import Secret
+from reconciler.credentials.tokens import Secret
+from reconciler.errors import GitHubError
+from reconciler.github.actions import annotation, event_head_sha
+from reconciler.github.api import GitHub
+from reconciler.text.comment import MARKER, code_block
 
 TOKEN = "ghs_" + "s3cret" * 6
 ALICE = """\

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import AccessRepo
 from gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, make_shallow
-from reconciler.durations import format_time
-from reconciler.gitrepo import CLOCK_SKEW, merge_times
-from reconciler.grants import Grant
+from reconciler.core.durations import format_time
+from reconciler.core.grants import Grant
+from reconciler.git.history import CLOCK_SKEW, merge_times
 
 G = "policy/grants"
 NOW = at(1000)

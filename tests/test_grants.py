@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import AccessRepo
-from reconciler.config import load_config
-from reconciler.grants import Grant, State, evaluate, load_grants
-from reconciler.workspace import open_workspace
+from reconciler.core.grants import Grant, State, evaluate
+from reconciler.repo.config import load_config
+from reconciler.repo.grants import load_grants
+from reconciler.repo.workspace import open_workspace
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 VALID = """\

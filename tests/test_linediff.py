@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import linediff
-from reconciler.config import Target
-from reconciler.grants import Grant, GrantStatus, State
-from reconciler.render import render
+from reconciler.core import linediff
+from reconciler.core.config import Target
+from reconciler.core.grants import Grant, GrantStatus, State
+from reconciler.core.render import render
 from test_render import CORPUS_FILES, NOW, _with_target_group
 
 _HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@\n")

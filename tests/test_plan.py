@@ -6,11 +6,11 @@ import pytest
 
 from conftest import BASE_POLICY
 from reconciler import hujson
-from reconciler.config import Safety, Target
+from reconciler.core.config import Safety, Target
+from reconciler.core.grants import Grant, GrantStatus, State
+from reconciler.core.plan import make_plan, member_notes
+from reconciler.core.render import render, split_header
 from reconciler.errors import UnsafePlan
-from reconciler.grants import Grant, GrantStatus, State
-from reconciler.plan import make_plan, member_notes
-from reconciler.render import render, split_header
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TARGETS = {"prod": Target("prod", "group:prod", timedelta(hours=8)),

@@ -9,7 +9,7 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.plan import json_patch
+from reconciler.core.plan import json_patch
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from([1.0, 0.5]),
                      st.sampled_from(["a", "b", "group:x", "alice@example.com"]))

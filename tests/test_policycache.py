@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from conftest import BASE_POLICY
-from reconciler import hujson, policycache
-from reconciler.apply import reconcile
+from reconciler import hujson
 from reconciler.backends.file import FileBackend
-from reconciler.config import Safety, Target
-from reconciler.grants import Grant, GrantStatus, State
-from reconciler.policycheck import check_policy
-from reconciler.render import render
+from reconciler.core import policycache
+from reconciler.core.config import Safety, Target
+from reconciler.core.grants import Grant, GrantStatus, State
+from reconciler.core.policycheck import check_policy
+from reconciler.core.render import render
+from reconciler.reconcile import reconcile
 from test_render import CORPUS_FILES, NOW, TARGETS, _with_target_group, active
 
 

@@ -9,12 +9,12 @@ import pytest
 
 from conftest import AccessRepo
 from gitutil import BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, publish
-from reconciler.config import load_config
-from reconciler.durations import format_time
+from reconciler.core.durations import format_time
 from reconciler.errors import GitError
-from reconciler.gitrepo import merge_times
-from reconciler.prune import commit_prune, select
-from reconciler.workspace import open_workspace
+from reconciler.git.history import merge_times
+from reconciler.git.prune import commit_prune, select
+from reconciler.repo.config import load_config
+from reconciler.repo.workspace import open_workspace
 
 AT = format_time(at(10))
 G = "policy/grants"

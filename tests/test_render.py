@@ -6,10 +6,10 @@ import pytest
 
 from conftest import BASE_POLICY, CORPUS
 from reconciler import hujson
-from reconciler.config import Target
+from reconciler.core.config import Target
+from reconciler.core.grants import Grant, GrantStatus, State
+from reconciler.core.render import HEADER_PREFIX, body_digest, render, split_header
 from reconciler.errors import PolicyError
-from reconciler.grants import Grant, GrantStatus, State
-from reconciler.render import HEADER_PREFIX, body_digest, render, split_header
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TARGETS = {

@@ -11,9 +11,9 @@ import pytest
 
 from conftest import CONFIG, AccessRepo
 from gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, publish, set_identity
-from reconciler import yamlfile
-from reconciler.gitremote import compare_url, extra_headers
-from reconciler.grants import parse_grant
+from reconciler.git.remote import compare_url, extra_headers
+from reconciler.repo import yamlfile
+from reconciler.repo.grants import parse_grant
 
 IDENTITIES = "identities:\n  alice@corp.example: alice@example.com\n"
 TODAY = datetime.now(UTC).date().isoformat()

@@ -10,10 +10,10 @@ import pytest
 
 from fake_tailscale import READ, FakeTailscale, serve
 from reconciler.backends.base import PreconditionFailed, Validation
-from reconciler.backends.httpclient import HttpClient, RetryPolicy, retry_after
 from reconciler.backends.tailscale import TailscaleBackend, validation_of
+from reconciler.credentials.tokens import ApiKey, Credential, OAuthClient, Secret
 from reconciler.errors import BackendError, CredentialError
-from reconciler.tokens import ApiKey, Credential, OAuthClient, Secret
+from reconciler.http import HttpClient, RetryPolicy, retry_after
 from tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET
 
 POLICY = b"""// live

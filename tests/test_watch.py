@@ -26,13 +26,13 @@ from gitutil import RepoBuilder, clone, isolated_git_config
 from reconciler import hujson
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
-from reconciler.cli import cli
-from reconciler.durations import format_time
+from reconciler.cli.main import cli
+from reconciler.core.durations import format_time
+from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.errors import GitError
-from reconciler.gitremote import fast_forward
-from reconciler.grants import Grant, GrantStatus, State
+from reconciler.git.remote import fast_forward
+from reconciler.repo.workspace import open_workspace
 from reconciler.watch import DEFAULT_INTERVAL, LOCK_NAME, MARGIN, Cycle, Watcher, next_wake, state_dir, write_lock
-from reconciler.workspace import open_workspace
 from tailscale_repo import API_KEY, TAILJIT_ENV, fake_tailnet
 
 #: The brief's bound: an expired grant is out of the tailnet this long after its expiry, at most.
@@ -79,7 +79,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
 
 def start_watcher(processes: list[subprocess.Popen[str]], config: Path, *args: str,
                   env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler.cli", "--config", str(config), "apply", "--watch",
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "--config", str(config), "apply", "--watch",
                              *args], cwd=config.parent.parent, env=env or child_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     processes.append(proc)

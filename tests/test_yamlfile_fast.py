@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import yamlfile
+from reconciler.repo import yamlfile
 
 GRANT = """\
 # Investigate the incident

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config
-from ..errors import ConfigError
-from .base import Backend
-from .file import FileBackend
+from reconciler.backends.base import Backend
+from reconciler.backends.file import FileBackend
+from reconciler.core.config import Config
+from reconciler.errors import ConfigError
 
 
 def open_backend(spec: str, config: Config) -> Backend:
@@ -19,7 +19,7 @@ def open_backend(spec: str, config: Config) -> Backend:
         path = Path(raw)
         return FileBackend(path if path.is_absolute() else config.root / path, name=spec)
     if spec == "tailscale":
-        from .tailscale import TailscaleBackend
+        from reconciler.backends.tailscale import TailscaleBackend
 
         return TailscaleBackend.from_config(config)
     raise ConfigError(f"unknown backend {spec!r}: use 'tailscale' or 'file:PATH'")

@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import BackendError
-from ..policycheck import check_policy
-from .base import Backend, LivePolicy, PreconditionFailed, Validation
+from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
+from reconciler.core.policycheck import check_policy
+from reconciler.errors import BackendError
 
 #: The ETag of a file that does not exist yet: the first apply creates it.
 ABSENT = '"absent"'

@@ -19,12 +19,12 @@ from urllib.parse import quote
 
 import httpx
 
-from ..config import Config
-from ..credentials import find_credential
-from ..errors import BackendError, ConfigError, CredentialError
-from ..tokens import Credential
-from .base import Backend, LivePolicy, PreconditionFailed, Validation
-from .httpclient import HttpClient, RetryPolicy, api_message
+from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
+from reconciler.core.config import Config
+from reconciler.credentials import find_credential
+from reconciler.credentials.tokens import Credential
+from reconciler.errors import BackendError, ConfigError, CredentialError
+from reconciler.http import HttpClient, RetryPolicy, api_message
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
 HUJSON = "application/hujson"

@@ -1,0 +1,1 @@
+"""The ``tailjit`` command line."""

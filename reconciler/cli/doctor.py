@@ -1,0 +1,150 @@
+"""``tailjit doctor``: can this machine reach the tailnet with the credential it has? Writes nothing.
+
+It says which credential source was found (never its value), which tailnet
+and base URL are used and where each setting came from, then reads the live
+policy and asks the tailnet to validate it. Exit 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from reconciler.backends import open_backend
+from reconciler.backends.base import Backend, LivePolicy
+from reconciler.backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
+from reconciler.core.config import Config
+from reconciler.errors import CredentialError, TailjitError
+from reconciler.repo.config import load_config
+
+#: Scopes with which a token may write the policy file.
+WRITE_SCOPES = {"policy_file", "all"}
+
+
+class Checks:
+    """Prints one line per check and remembers whether any failed."""
+
+    def __init__(self) -> None:
+        self.failed = 0
+
+    def info(self, label: str, text: str) -> None:
+        click.echo(f"      {label:<11} {text}")
+
+    def ok(self, label: str, text: str) -> None:
+        click.echo(f"ok    {label:<11} {text}")
+
+    def fail(self, label: str, error: TailjitError | str) -> None:
+        self.failed += 1
+        click.echo(f"FAIL  {label:<11} {error}")
+        if isinstance(error, TailjitError) and error.hint:
+            click.echo(f"      {'':<11} hint: {error.hint}")
+
+
+@click.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> int:
+    """Check the connection to the tailnet: credential, tailnet, read and validate. Writes nothing.
+
+    Shows which credential source was found (never its value), the tailnet
+    and the API base URL, then reads the live policy and asks the tailnet to
+    validate it. Exits 1 when a check fails.
+    """
+    config_path: Path = ctx.obj.config_path
+    config = load_config(config_path)
+    spec: str = ctx.obj.backend_spec or config.backend
+    checks = Checks()
+    click.echo(f"tailjit doctor: {config_path}")
+    checks.info("backend", spec)
+    if spec == "tailscale":
+        _settings(checks, config, os.environ)
+    try:
+        backend = open_backend(spec, config)
+    except TailjitError as e:
+        checks.fail("credential", e)
+        return _verdict(checks)
+    try:
+        if isinstance(backend, TailscaleBackend):
+            checks.info("credential", f"{backend.credential.kind}, from {backend.credential.source}")
+        live = _read(checks, backend)
+        if live is not None:
+            _validate(checks, backend, live)
+        if isinstance(backend, TailscaleBackend):
+            _scopes(checks, backend)
+    finally:
+        backend.close()
+    return _verdict(checks)
+
+
+def _settings(checks: Checks, config: Config, env: Mapping[str, str]) -> None:
+    tailnet = env.get("TS_TAILNET") or config.tailnet
+    tailnet_from = "TS_TAILNET" if env.get("TS_TAILNET") else "tailjit.yaml"
+    own = " (the credential's own tailnet)" if tailnet == "-" else ""
+    checks.info("tailnet", f"{tailnet}{own}, from {tailnet_from}")
+    if env.get("TS_BASE_URL"):
+        checks.info("base URL", f"{env['TS_BASE_URL']}, from TS_BASE_URL")
+    elif config.base_url:
+        checks.info("base URL", f"{config.base_url}, from tailjit.yaml")
+    else:
+        checks.info("base URL", f"{DEFAULT_BASE_URL} (default)")
+
+
+def _read(checks: Checks, backend: Backend) -> LivePolicy | None:
+    try:
+        live = backend.get()
+    except TailjitError as e:
+        checks.fail("read", e)
+        return None
+    checks.ok("read", f"the policy file: {len(live.text)} bytes, ETag {live.etag}")
+    return live
+
+
+def _validate(checks: Checks, backend: Backend, live: LivePolicy) -> None:
+    if not live.text.strip():
+        checks.info("validate", "skipped: the live policy is empty (the first apply creates it)")
+        return
+    try:
+        validation = backend.validate(live.text)
+    except CredentialError as e:
+        if _read_only(backend):
+            checks.info("validate", "refused to this read-only credential; plan does not need it, apply "
+                                    "(with a policy_file credential) does")
+        else:
+            checks.fail("validate", e)
+        return
+    except TailjitError as e:
+        checks.fail("validate", e)
+        return
+    if validation.errors:
+        checks.fail("validate", "validation works, but the live policy is refused:\n        "
+                    + "\n        ".join(validation.errors))
+        return
+    warned = f" ({len(validation.warnings)} warning(s))" if validation.warnings else ""
+    checks.ok("validate", f"the tailnet accepts its current policy{warned}")
+    for warning in validation.warnings:
+        checks.info("", f"warning: {warning}")
+
+
+def _read_only(backend: Backend) -> bool:
+    """Whether the token endpoint said this credential may not write the policy file."""
+    if not isinstance(backend, TailscaleBackend) or backend.credential.scopes is None:
+        return False
+    return not set(backend.credential.scopes.split()) & WRITE_SCOPES
+
+
+def _scopes(checks: Checks, backend: TailscaleBackend) -> None:
+    scopes = backend.credential.scopes
+    if scopes is None:
+        return
+    note = "; enough for plan, but apply needs the policy_file scope" if _read_only(backend) else ""
+    checks.info("scopes", f"{scopes or '(none)'}{note}")
+
+
+def _verdict(checks: Checks) -> int:
+    if checks.failed:
+        click.echo(f"{checks.failed} check(s) failed.", err=True)
+        return 1
+    click.echo("All checks passed; nothing was written.")
+    return 0

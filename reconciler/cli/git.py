@@ -1,0 +1,205 @@
+"""The git side of the command line: ``request``, ``prune``, ``audit`` and ``codeowners``.
+
+Wiring only, like cli.py (which registers these commands): the work is done
+in request.py, prune.py, audit.py and codeowners.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler.cli.options import AT_OPTION, Duration, Time
+from reconciler.core.durations import format_time
+from reconciler.git import audit as audit_history
+from reconciler.git.history import open_repository
+from reconciler.git.prune import commit_prune, delete_files, select
+from reconciler.git.remote import compare_url, push_branch, remote, remote_default_branch
+from reconciler.git.request import request_access
+from reconciler.github import actions
+from reconciler.github import codeowners as owners_file
+from reconciler.repo.config import load_config
+from reconciler.text.report import format_table
+
+if TYPE_CHECKING:
+    from reconciler.cli.main import App
+
+
+def _date_or_time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value.strip()), time(), UTC)
+    except ValueError:
+        return Time().convert(value, param, ctx)
+
+
+@click.command("request")
+@click.option("--target", required=True, help="The target to get access to (a name under 'targets' in tailjit.yaml).")
+@click.option("--for", "duration", required=True, type=Duration(),
+              help="How long, counted from the merge: 30m, 4h, 1d12h (at most the target's max_duration).")
+@click.option("--reason", required=True, help="Why access is needed; reviewers read this.")
+@click.option("--user", default=None,
+              help="The Tailscale login to grant. Default: your git email, mapped through 'identities'.")
+@click.option("--ticket", default=None, help="An incident or ticket reference, e.g. INC-1234.")
+@click.option("--push", is_flag=True, help="Push the branch to origin and print where to open the pull request.")
+@click.pass_obj
+def request_command(app: App, target: str, duration: tuple[timedelta, str], reason: str, user: str | None,
+                    ticket: str | None, push: bool) -> int:
+    """Ask for access: a grant file on a new branch access/<target>/<user>-<date>, committed.
+
+    Merging its pull request is the approval; the duration starts at the merge.
+    """
+    config = load_config(app.config_path)
+    made = request_access(config, target=target, duration=duration[0], duration_text=duration[1], reason=reason,
+                          user=user, ticket=ticket, now=datetime.now(UTC))
+    click.echo(f"Switched to a new branch {made.branch}: {made.grant.path} grants {made.grant.user} "
+               f"{target} for {duration[1]} (commit {made.commit[:12]}, author {made.author}).")
+    repo = open_repository(config.root)
+    assert repo is not None
+    base = remote_default_branch(repo) or made.base_branch or "main"
+    if not push:
+        click.echo(f"Next: git push -u origin {made.branch}, then open a pull request into {base} "
+                   f"(or run request with --push).")
+        return 0
+    push_branch(repo, made.branch)
+    url = remote(repo).url or "origin"
+    click.echo(f"Pushed {made.branch} to origin.")
+    link = compare_url(url, base, made.branch)
+    if link is not None:
+        click.echo(f"Open the pull request: {link}")
+    else:
+        click.echo(f"Open a pull request from {made.branch} into {base}.")
+    return 0
+
+
+@click.command("prune")
+@AT_OPTION
+@click.option("--commit", "make_commit", is_flag=True, help="Remove them in one commit listing them.")
+@click.option("--push", is_flag=True,
+              help="Commit and push to origin; if origin moved meanwhile, redo the commit on its new tip and retry.")
+@click.pass_obj
+def prune_command(app: App, at: datetime | None, make_commit: bool, push: bool) -> int:
+    """Delete expired grant files (never active, pending, invalid or unknown ones)."""
+    now = at or datetime.now(UTC)
+    ws = app.workspace()
+    chosen = select(ws.config, ws.statuses(now))
+    for status in chosen.doubtful:
+        message = f"{status.grant.path}: not pruned: {status.problem or status.state.value}"
+        click.echo(f"warning: {message}", err=True)
+        actions.annotate("warning", f"not pruned: {status.problem or status.state.value}", path=status.grant.path)
+    if not chosen.expired:
+        click.echo("Nothing to prune.")
+        return 0
+    users = {s.grant.path: s for s in chosen.expired}
+
+    def line(path: str) -> str:
+        s = users[path]
+        return f"  - {path} ({s.grant.user}, expired {format_time(s.end) if s.end else '?'})"
+
+    if not (make_commit or push):
+        gone = delete_files(ws.config, chosen.expired)
+        click.echo(f"Deleted {len(gone)} expired grant file(s):")
+        click.echo("\n".join(line(p) for p in gone))
+        return 0
+    outcome = commit_prune(ws.config, chosen.expired, now, push=push)
+    if outcome.commit is None:
+        click.echo("Nothing left to prune on the branch tip" + (" after fetching origin." if push else "."))
+    else:
+        click.echo(f"Committed {outcome.commit[:12]} removing {len(outcome.removed)} expired grant file(s):")
+        click.echo("\n".join(line(p) for p in outcome.removed))
+    if outcome.pushed:
+        retried = f" after {outcome.attempts} attempts (origin moved meanwhile)" if outcome.attempts > 1 else ""
+        click.echo(f"Pushed to origin{retried}.")
+    if outcome.skipped:
+        click.echo("Kept (changed locally, not committed, or changed on origin since):")
+        click.echo("\n".join(f"  - {p}" for p in outcome.skipped))
+    return 0
+
+
+AUDIT_COLUMNS = (("merged_at", "MERGED"), ("user", "USER"), ("target", "TARGET"), ("active_from", "FROM"),
+                 ("active_to", "TO"), ("requested_by", "REQUESTED BY"), ("approved_by", "APPROVED BY"),
+                 ("removed", "REMOVED"), ("file", "FILE"))
+
+
+@click.command("audit")
+@click.option("--since", default=None, callback=_date_or_time_option, metavar="DATE",
+              help="Only grants with anything on or after this date (2026-11-01) or time (ISO 8601 with a zone).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_obj
+def audit_command(app: App, since: datetime | None, fmt: str) -> int:
+    """Access history from git: who asked, who merged (approved), active from/to, removed when and how."""
+    config = load_config(app.config_path)
+    records = audit_history.history(config)
+    if since is not None:
+        records = audit_history.since(records, since)
+    rows = [r.data for r in records]
+    if fmt == "json":
+        click.echo(json.dumps({"since": format_time(since) if since else None, "grants": rows}, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(audit_history.FIELDS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(k, row[k]) for k in audit_history.FIELDS})
+        click.echo(out.getvalue(), nl=False)
+    elif rows:
+        click.echo(format_table([_table_row(r) for r in rows], AUDIT_COLUMNS), nl=False)
+    else:
+        click.echo("No grant files in the history" + (f" since {format_time(since)}." if since else "."))
+    return 0
+
+
+def _csv_value(key: str, value: Any) -> Any:
+    if value is None:
+        return "unknown" if key == "approved_by" else ""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def _table_row(row: dict[str, Any]) -> dict[str, Any]:
+    def email(who: str | None) -> str | None:
+        return who.rsplit("<", 1)[-1].rstrip(">") if who else None
+
+    if row["removed_at"] is None:
+        removed = None
+    else:
+        how = "revoked early" if row["revoked_early"] else "pruned"
+        removed = f"{row['removed_at']} {how} ({row['removed_by_commit'][:8]})"
+    return {**row, "requested_by": email(row["requested_by"]), "approved_by": email(row["approved_by"]) or "unknown",
+            "removed": removed}
+
+
+@click.command("codeowners")
+@click.option("--check", is_flag=True, help="Exit 1 (showing the difference) when .github/CODEOWNERS is out of date.")
+@click.option("--write", "write_file", is_flag=True, help="Write .github/CODEOWNERS.")
+@click.pass_obj
+def codeowners_command(app: App, check: bool, write_file: bool) -> int:
+    """CODEOWNERS lines giving each target's grant folder to its approvers (plus a catch-all).
+
+    With "Require review from Code Owners" in the default branch's protection,
+    GitHub then enforces who may approve access to which target.
+    """
+    config = load_config(app.config_path)
+    text = owners_file.render(config)
+    if write_file:
+        owners_file.write(config, text)
+        click.echo(f"Wrote {owners_file.CODEOWNERS}.")
+        return 0
+    if check:
+        diff = owners_file.staleness(config, text)
+        if diff is None:
+            click.echo(f"{owners_file.CODEOWNERS} is up to date.")
+            return 0
+        click.echo(diff, err=True, nl=False)
+        message = f"{owners_file.CODEOWNERS} is out of date with {config.relative(config.path)}"
+        click.echo(f"error: {message}; run: tailjit codeowners --write", err=True)
+        actions.annotate("error", message, path=str(owners_file.CODEOWNERS))
+        return 1
+    click.echo(text, nl=False)
+    return 0
+

@@ -1,0 +1,43 @@
+"""Click parameter types that more than one command takes: times and durations as tailjit reads them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+
+from reconciler.core.durations import parse_duration, parse_time
+
+
+class Time(click.ParamType[datetime, Any]):
+    """An ISO 8601 time with a zone, for ``--at``."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+class Duration(click.ParamType[tuple[timedelta, str], Any]):
+    """A duration such as ``4h``, ``90m``, ``1d12h``, with the text as given (a bad one is a usage error)."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[timedelta, str]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_duration(str(value)), str(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+AT_OPTION = click.option("--at", "at", type=Time(), default=None,
+                         help="Evaluate grants at this time instead of now (ISO 8601 with a zone, "
+                              "e.g. 2026-11-25T09:00:00Z).")

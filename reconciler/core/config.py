@@ -1,0 +1,74 @@
+"""Configuration values: targets, safety limits, and the settings of one access repository.
+
+Paths inside are absolute; `Config.relative` shows them relative to the repository root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+GROUP_NAME = re.compile(r"group:[A-Za-z0-9][A-Za-z0-9._-]{0,126}")
+#: A grant may never last longer than this, whatever a target says.
+MAX_DURATION_CEILING = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Tailscale group whose members may be granted temporarily."""
+
+    name: str
+    group: str
+    max_duration: timedelta
+    label: str = ""
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Safety:
+    """Limits a plan must stay within unless ``--force`` (see `Plan.raise_if_unsafe`)."""
+
+    #: share of existing permanent group members a plan may remove
+    max_removed_members: float = 0.3
+    #: share of the base policy's entries (acl rules, ssh rules, tagOwners, …) a plan may change or delete
+    max_changed_entries: float = 0.3
+    #: below this many existing members / entries the shares are not enforced
+    min_existing: int = 10
+
+
+@dataclass(frozen=True)
+class AwsSecret:
+    """An AWS Secrets Manager secret holding the Tailscale credential."""
+
+    name: str
+    key: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    policy_path: Path
+    grants_dir: Path
+    targets: Mapping[str, Target]
+    tailnet: str = "-"
+    backend: str = "tailscale"
+    base_url: str | None = None
+    audience: str | None = None
+    aws_secret: AwsSecret | None = None
+    identities: Mapping[str, str] = field(default_factory=dict)
+    safety: Safety = field(default_factory=Safety)
+    #: code owners of everything that is not a grant (base policy, config, workflows): see `codeowners`
+    owners: tuple[str, ...] = ()
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the repository root, with forward slashes, for messages."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)

@@ -1,0 +1,117 @@
+"""Grants as values, and their evaluation at a moment in time.
+
+A `Grant` is one valid grant file (see `reconciler.repo.grants` for reading
+them); `evaluate` says where it stands at ``now``: active, pending, expired,
+unknown (no start known) or invalid (breaks its target's limits).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from reconciler.core.config import Target
+from reconciler.core.durations import format_duration
+
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\.yaml")
+#: A Tailscale login: ``name@example.com``, ``name@github``, ``name@passkey``.
+#: Deliberately narrow: nothing here can be a group, tag, autogroup, wildcard,
+#: IP address, quote, comment or newline, so a grant can only ever add one login.
+LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One valid grant file. ``path`` is relative to the repository root."""
+
+    path: str
+    user: str
+    target: str
+    reason: str
+    ticket: str | None = None
+    duration: timedelta | None = None
+    expires: datetime | None = None
+    start: datetime | None = None
+    line: int = 1
+
+    @property
+    def name(self) -> str:
+        """``prod/alice.yaml``: the path below the grants folder, as shown in comments."""
+        return "/".join(self.path.split("/")[-2:])
+
+
+class State(enum.StrEnum):
+    ACTIVE = "active"
+    PENDING = "pending"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"   # a duration grant whose merge time is not known
+    INVALID = "invalid"   # valid file, but breaks a target's limits
+
+
+@dataclass(frozen=True)
+class GrantStatus:
+    """A grant evaluated at ``now``: its window and whether it gives access."""
+
+    grant: Grant
+    state: State
+    start: datetime | None
+    end: datetime | None
+    problem: str | None = None
+
+    def time_left(self, now: datetime) -> timedelta | None:
+        if self.state is State.ACTIVE and self.end is not None:
+            return self.end - now
+        if self.state is State.PENDING and self.start is not None:
+            return self.start - now
+        return None
+
+
+def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | None = None,
+             start_problem: str | None = None) -> GrantStatus:
+    """Where ``grant`` stands at ``now``.
+
+    The start is the explicit ``start`` or else ``merged_at`` (when the file
+    reached main). A ``duration`` grant with neither has an unknown start and
+    grants nothing. An ``expires`` grant with neither is measured from ``now``.
+    ``start_problem`` says why the merge time cannot be trusted (a commit dated
+    in the future): a grant that would start from it is invalid.
+    """
+    if start_problem is not None and grant.start is None:
+        return GrantStatus(grant, State.INVALID, None, None, start_problem)
+    start = grant.start or merged_at
+    if grant.duration is not None and grant.duration > target.max_duration:
+        return GrantStatus(grant, State.INVALID, start, None if start is None else start + grant.duration,
+                           f"duration {format_duration(grant.duration)} is longer than target {target.name!r} "
+                           f"allows ({format_duration(target.max_duration)}); granting nothing")
+    if grant.duration is not None:
+        if start is None:
+            return GrantStatus(grant, State.UNKNOWN, None, None,
+                               "start unknown: a duration grant starts when it is merged to main, and no "
+                               "git history of this file was found (shallow clone?); granting nothing")
+        end = start + grant.duration
+    else:
+        assert grant.expires is not None
+        end = grant.expires
+    span = end - (start or now)
+    if span > target.max_duration and (start is not None or end > now):
+        return GrantStatus(grant, State.INVALID, start, end,
+                           f"lasts {format_duration(span)}, longer than target {target.name!r} allows "
+                           f"({format_duration(target.max_duration)}); granting nothing")
+    if start is not None and now < start:
+        return GrantStatus(grant, State.PENDING, start, end)
+    if now >= end:
+        return GrantStatus(grant, State.EXPIRED, start, end)
+    return GrantStatus(grant, State.ACTIVE, start, end)
+
+
+def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: datetime,
+                 merged_at: Mapping[str, datetime] | None = None,
+                 start_problems: Mapping[str, str] | None = None) -> tuple[GrantStatus, ...]:
+    times = merged_at or {}
+    problems = start_problems or {}
+    return tuple(evaluate(g, targets[g.target], now, times.get(g.path), problems.get(g.path)) for g in grants)

@@ -1,0 +1,389 @@
+"""Live policy vs desired policy → `Plan`. Pure: values in, a value out.
+
+Drift: a policy tailjit wrote starts with a header carrying the digest of the
+rest of the text. When the live text's digest does not match (an edit in the
+admin console, another tool), the plan is a *drift plan*: instead of the
+rendered policy it proposes the live text with only the target groups'
+member arrays replaced by the rendered ones. Access changes still happen
+(expired grants go, active ones come), the outside edit is kept and shown,
+and the header keeps the rendered digest, so the drift is reported again on
+every run until the base policy in git takes the edit in. ``force`` proposes
+the rendered policy instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonpatch
+
+from reconciler import hujson
+from reconciler.core import linediff
+from reconciler.core.config import Safety, Target
+from reconciler.core.render import (
+    MEMBER_COMMENT,
+    body_digest,
+    first_line_end,
+    parse_policy,
+    read_policy,
+    split_header,
+)
+from reconciler.errors import UnsafePlan
+
+JSONValue = Any
+#: The kinds of `MemberChange`, in the order plans list them.
+CHANGE_KINDS = ("grant", "revoke", "add", "remove")
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """A login entering or leaving a group.
+
+    ``kind``: ``grant`` (an active grant file adds it), ``revoke`` (a member
+    tailjit had added leaves: expired or deleted grant), ``add`` / ``remove``
+    (a permanent member changes, from the base policy or undoing an outside edit).
+    """
+
+    group: str
+    user: str
+    kind: str
+    detail: str = ""
+
+    @property
+    def data(self) -> dict[str, str]:
+        return {"group": self.group, "user": self.user, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Plan:
+    live: bytes
+    rendered: bytes
+    proposed: bytes
+    drift: bool = False
+    drift_diff: str = ""
+    created: bool = False
+    member_changes: tuple[MemberChange, ...] = ()
+    other_changes: tuple[dict[str, JSONValue], ...] = ()
+    diff: str = ""
+    existing_members: int = 0
+    existing_entries: int = 0
+    changed_entries: int = 0
+    forced: bool = False
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: The plain data of ``live`` and ``proposed``, shared with `policycache`: never change them.
+    live_data: JSONValue = field(default=None, repr=False, compare=False)
+    proposed_data: JSONValue = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def patch(self) -> tuple[dict[str, JSONValue], ...]:
+        """The RFC 6902 patch from the live data to the proposed (``plan --json``), made when first asked for."""
+        if self.live_data == self.proposed_data:
+            return ()
+        return json_patch(self.live_data, self.proposed_data)
+
+    @property
+    def has_changes(self) -> bool:
+        return self.proposed != self.live
+
+    def changes_of(self, kind: str) -> list[MemberChange]:
+        return [c for c in self.member_changes if c.kind == kind]
+
+    @property
+    def removed_members(self) -> int:
+        """Permanent members this plan removes. Revocations never count: revoking is never blocked."""
+        return len(self.changes_of("remove"))
+
+    def raise_if_unsafe(self, safety: Safety) -> None:
+        """Refuse a plan that removes or rewrites too much of what exists (``--force`` skips this)."""
+        problems = []
+        if (self.existing_members >= safety.min_existing
+                and self.removed_members > self.existing_members * safety.max_removed_members + 1e-9):
+            problems.append(f"it removes {self.removed_members} of {self.existing_members} permanent group "
+                            f"members (limit {safety.max_removed_members:.0%})")
+        if (self.existing_entries >= safety.min_existing
+                and self.changed_entries > self.existing_entries * safety.max_changed_entries + 1e-9):
+            problems.append(f"it changes {self.changed_entries} of {self.existing_entries} policy entries "
+                            f"(limit {safety.max_changed_entries:.0%})")
+        if problems:
+            raise UnsafePlan("unsafe plan: " + "; ".join(problems),
+                             hint="check the plan; if it is intended, apply with --force, or raise the "
+                                  "limits under 'safety' in tailjit.yaml")
+
+    @functools.cached_property
+    def data(self) -> dict[str, JSONValue]:
+        """The plan as plain JSON data: what ``plan --json`` prints and the PR comment reads (made once)."""
+        return {
+            "changes": self.has_changes,
+            "created": self.created,
+            "drift": self.drift,
+            "drift_diff": self.drift_diff,
+            "forced": self.forced,
+            "counts": {
+                "grant": len(self.changes_of("grant")),
+                "revoke": len(self.changes_of("revoke")),
+                "add": len(self.changes_of("add")),
+                "remove": len(self.changes_of("remove")),
+                "other": self.changed_entries,
+            },
+            "member_changes": [c.data for c in self.member_changes],
+            "other_changes": list(self.other_changes),
+            "patch": list(self.patch),
+            "diff": self.diff,
+            "warnings": list(self.warnings),
+        }
+
+
+def make_plan(live: bytes, rendered: bytes, targets: Mapping[str, Target], *, force: bool = False) -> Plan:
+    """Compare ``live`` with the ``rendered`` desired policy and say what apply would write."""
+    target_groups = {t.group for t in targets.values()}
+    if not live.strip():
+        return _describe(live, rendered, rendered, target_groups, created=True)
+    digest, live_body = split_header(live)
+    _, rendered_body = split_header(rendered)
+    managed = digest is not None and digest == body_digest(live_body)
+    if managed or live_body == rendered_body or force:
+        return _describe(live, rendered, rendered, target_groups, forced=force and not managed)
+    patched = patch_target_groups(live_body, rendered, target_groups)
+    _, patched_body = split_header(patched)
+    drift_diff = unified_diff(rendered_body, patched_body, "git (rendered)", "live (edited outside git)")
+    return _describe(live, rendered, patched, target_groups, drift=patched_body != rendered_body,
+                     drift_diff=drift_diff)
+
+
+def patch_target_groups(live_body: bytes, rendered: bytes, target_groups: Iterable[str]) -> bytes:
+    """``live_body`` with each target group's member array taken from ``rendered``, plus rendered's header."""
+    header_end = rendered.find(b"\n") + 1
+    live_policy = parse_policy(live_body, "live policy")
+    rendered_policy = read_policy(rendered, "rendered policy").tree  # read only: its arrays are cloned
+    live_groups = _groups(live_policy)
+    rendered_groups = _groups(rendered_policy)
+    assert rendered_groups is not None
+    for group in sorted(target_groups):
+        source = rendered_groups.get(group)
+        if source is None:
+            continue
+        if live_groups is None:
+            live_policy.patch(b'[{"op": "add", "path": "/groups", "value": {}}]')
+            live_groups = _groups(live_policy)
+            assert live_groups is not None
+        existing = live_groups.get(group)
+        if existing is not None:
+            existing.value.value = source.value.clone().value
+        else:
+            pointer = "/groups/" + group.replace("~", "~0").replace("/", "~1")
+            value = source.value.clone()
+            value.before = value.after = b""
+            live_policy.patch(b'[{"op": "add", "path": ' + hujson.Literal.from_python(pointer).raw
+                              + b', "value": ' + value.pack() + b"}]")
+    return rendered[:header_end] + live_policy.pack()
+
+
+def _groups(policy: hujson.Value) -> hujson.Object | None:
+    top = policy.value
+    assert isinstance(top, hujson.Object)
+    member = top.get("groups")
+    if member is None or not isinstance(member.value.value, hujson.Object):
+        return None
+    return member.value.value
+
+
+def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[str], *,
+              created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False) -> Plan:
+    live_data: JSONValue = {}
+    live_tree: hujson.Value | None = None
+    if not created:
+        live_policy = read_policy(live, "live policy")
+        live_data, live_tree = live_policy.data, live_policy.tree
+    proposed_policy = read_policy(proposed, "desired policy")
+    proposed_data = proposed_policy.data
+    member_changes = _member_changes(live_data, proposed_data, target_groups, live_tree, proposed_policy.tree)
+    other_ops: tuple[dict[str, JSONValue], ...] = ()
+    if live_data != proposed_data:
+        reduced = _without_equal_members(live_data, proposed_data)
+        other_ops = tuple(jsonpatch.make_patch(*(_without_target_groups(x, target_groups) for x in reduced)).patch)
+    return Plan(
+        live=live, rendered=rendered, proposed=proposed, drift=drift, drift_diff=drift_diff,
+        created=created, member_changes=member_changes, other_changes=other_ops,
+        diff=unified_diff(live, proposed, "live", "desired") if live != proposed else "",
+        existing_members=_count_members(live_data), existing_entries=_count_entries(live_data),
+        changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
+        live_data=live_data, proposed_data=proposed_data,
+    )
+
+
+def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],
+                    live_tree: hujson.Value | None, proposed_tree: hujson.Value) -> tuple[MemberChange, ...]:
+    """Who enters and leaves each group; a target group member's tailjit comment tells a grant or revocation."""
+    live_groups = _group_lists(live)
+    proposed_groups = _group_lists(proposed)
+    moves: list[tuple[str, list[str], list[str]]] = []  # (group, logins entering, logins leaving)
+    for group in sorted(set(live_groups) | set(proposed_groups)):
+        before = live_groups.get(group, [])
+        after = proposed_groups.get(group, [])
+        moves.append((group, sorted(set(after) - set(before)), sorted(set(before) - set(after))))
+    managed = [(group, entering, leaving) for group, entering, leaving in moves if group in target_groups]
+    granted = member_notes(proposed_tree, proposed, [(g, user) for g, entering, _ in managed for user in entering])
+    revoked = {} if live_tree is None else member_notes(
+        live_tree, live, [(g, user) for g, _, leaving in managed for user in leaving])
+    changes: list[MemberChange] = []
+    for group, entering, leaving in moves:
+        for user in entering:
+            note = granted.get((group, user))
+            changes.append(MemberChange(group, user, "grant" if note else "add", note or ""))
+        for user in leaving:
+            note = revoked.get((group, user))
+            changes.append(MemberChange(group, user, "revoke" if note else "remove", note or ""))
+    return tuple(changes)
+
+
+def member_notes(policy: hujson.Value, data: JSONValue,
+                 members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``(group, login) -> "prod/alice.yaml until …"`` for those of ``members`` that carry a tailjit comment.
+
+    ``data`` is ``policy``'s plain data. Only the members asked for are read:
+    a plan asks for those that change, a few hundred of a large policy's
+    tens of thousands. A member's comment is what follows it on its own
+    line: after its comma, or before the comma in a one-line array's ``/* … */``.
+    """
+    found: dict[tuple[str, str], str] = {}
+    container = _groups(policy)
+    listed = data.get("groups") if isinstance(data, dict) else None
+    if container is None or not isinstance(listed, dict):
+        return found
+    # A group name given twice: the tree's first array (what `Object.get` finds) is not the data's last.
+    from_tree = len(container.members) != len(listed)
+    arrays: dict[str, tuple[hujson.Array, list[Any]] | None] = {}
+    for group, login in members:
+        if group not in arrays:
+            arrays[group] = _array_and_logins(container, None if from_tree else listed, group)
+        entry = arrays[group]
+        if entry is None:
+            continue
+        array, logins = entry
+        for at in _places(logins, login):  # listed twice: the last comment wins
+            note = _note_at(array, at, login)
+            if note is not None:
+                found[(group, login)] = note
+    return found
+
+
+def _array_and_logins(container: hujson.Object, listed: dict[str, Any] | None,
+                      group: str) -> tuple[hujson.Array, list[Any]] | None:
+    """The group's member array, and its elements' values in order: from ``listed`` (the plain data of the
+    groups) when given, else read from the tree."""
+    member = container.get(group)
+    if member is None or not isinstance(member.value.value, hujson.Array):
+        return None
+    array = member.value.value
+    logins = None if listed is None else listed.get(group)
+    if not isinstance(logins, list) or len(logins) != len(array.elements):
+        logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
+    return array, logins
+
+
+def _places(items: list[Any], item: object) -> Iterator[int]:
+    at = -1
+    while True:
+        try:
+            at = items.index(item, at + 1)
+        except ValueError:
+            return
+        yield at
+
+
+def _note_at(array: hujson.Array, index: int, login: str) -> str | None:
+    elements = array.elements
+    value = elements[index].value
+    if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
+        return None
+    after = elements[index].after or b""
+    following = elements[index + 1].before if index + 1 < len(elements) else array.after
+    extra = after + following
+    marker = MEMBER_COMMENT.encode()
+    at = extra.find(marker)
+    line_end = first_line_end(following)
+    end = len(extra) if line_end < 0 else len(after) + line_end
+    if at < 0 or at >= end:
+        return None
+    note = extra[at + len(marker):end]
+    for stop in (b"*/", b"\n"):
+        cut = note.find(stop)
+        if cut >= 0:
+            note = note[:cut]
+    return note.decode("utf-8", "replace").strip()
+
+
+def _group_lists(data: JSONValue) -> dict[str, list[str]]:
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, dict):
+        return {}
+    return {name: [m for m in members if isinstance(m, str)]
+            for name, members in groups.items() if isinstance(members, list)}
+
+
+def json_patch(src: JSONValue, dst: JSONValue) -> tuple[dict[str, JSONValue], ...]:
+    """``jsonpatch.make_patch(src, dst)``, without walking the object members both sides have alike.
+
+    jsonpatch descends into every member two objects share, equal or not, and
+    serializes each array item on the way: most of a plan's time on a large
+    policy whose only change is a few group members. A member whose JSON is
+    the same on both sides gives no operation, so it is left out of both
+    first, and the patch is the same: jsonpatch visits shared members in
+    ``src``'s order and added ones in ``dst``'s, as it did before.
+    """
+    return tuple(jsonpatch.make_patch(*_without_equal_members(src, dst)).patch)
+
+
+def _without_equal_members(src: JSONValue, dst: JSONValue) -> tuple[JSONValue, JSONValue]:
+    if not isinstance(src, dict) or not isinstance(dst, dict):
+        return src, dst
+    kept_src: dict[str, JSONValue] = {}
+    kept_dst: dict[str, JSONValue] = {}
+    for key, value in src.items():
+        if key not in dst:
+            kept_src[key] = value
+        elif _json_text(value) != _json_text(dst[key]):
+            kept_src[key], kept_dst[key] = _without_equal_members(value, dst[key])
+    for key, value in dst.items():
+        if key not in src:
+            kept_dst[key] = value
+    return kept_src, kept_dst
+
+
+def _json_text(value: JSONValue) -> str:
+    """Canonical JSON: equal exactly when jsonpatch finds nothing to change (1, 1.0 and true all differ)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValue:
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+        return data
+    trimmed = dict(data)
+    trimmed["groups"] = {k: v for k, v in data["groups"].items() if k not in target_groups}
+    return trimmed
+
+
+def _count_members(data: JSONValue) -> int:
+    return sum(len(members) for members in _group_lists(data).values())
+
+
+def _count_entries(data: JSONValue) -> int:
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(v) if isinstance(v, list | dict) else 1 for v in data.values())
+
+
+def _entry_of(pointer: str) -> tuple[str, ...]:
+    """``/acls/3/dst/0`` → ``("acls", "3")``: the policy entry an operation touches."""
+    parts = pointer.split("/")[1:3]
+    return tuple(p.replace("~1", "/").replace("~0", "~") for p in parts)
+
+
+def unified_diff(old: bytes, new: bytes, old_name: str, new_name: str) -> str:
+    lines = linediff.unified_diff(old.decode("utf-8", "replace").splitlines(keepends=True),
+                                  new.decode("utf-8", "replace").splitlines(keepends=True), old_name, new_name)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

@@ -1,0 +1,70 @@
+"""Local checks of a policy's meaning that Tailscale would also make.
+
+The file backend runs these in ``validate`` so that a demo or a test run
+catches what the tailnet would refuse: a group used but never defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler import hujson
+from reconciler.core import policycache
+
+_GROUP_FIELDS = {
+    "acls": ("src", "dst", "users"),
+    "ssh": ("src", "dst", "users"),
+    "grants": ("src", "dst"),
+}
+
+
+def check_policy(text: bytes) -> tuple[str, ...]:
+    """What the tailnet would refuse in ``text``: a HuJSON syntax error, or groups used but not defined."""
+    try:
+        data = policycache.parsed(text).data
+    except hujson.HuJSONError as e:
+        return (str(e),)
+    return tuple(undefined_groups(data))
+
+
+def undefined_groups(policy: Any) -> list[str]:
+    """Messages for every ``group:NAME`` referenced in rules or tagOwners but not defined in ``groups``."""
+    if not isinstance(policy, dict):
+        return ["the policy is not a JSON object"]
+    groups = policy.get("groups")
+    defined = set(groups) if isinstance(groups, dict) else set()
+    problems: list[str] = []
+    for where, name in _references(policy):
+        if name not in defined:
+            problems.append(f"{where} uses {name}, which \"groups\" does not define")
+    return problems
+
+
+def _references(policy: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for section, fields in _GROUP_FIELDS.items():
+        rules = policy.get(section)
+        if not isinstance(rules, list):
+            continue
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, dict):
+                continue
+            for field in fields:
+                for item in rule.get(field) or ():
+                    name = _group_of(item)
+                    if name:
+                        yield f"{section}[{i}].{field}", name
+    for section in ("tagOwners", "groups"):  # both map a name to a list that may hold groups
+        entries = policy.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name, members in entries.items():
+            for item in members if isinstance(members, list) else ():
+                group = _group_of(item)
+                if group:
+                    yield f"{section}[{name!r}]", group
+
+def _group_of(item: object) -> str | None:
+    if not isinstance(item, str) or not item.startswith("group:"):
+        return None
+    return ":".join(item.split(":")[:2])  # "group:prod:22" in an acl dst names group:prod

@@ -1,0 +1,257 @@
+"""Base policy + active grants → desired policy text. Pure: no clock, files or network.
+
+Rendering edits the base policy's HuJSON tree. Only the member arrays of the
+target groups declared in ``tailjit.yaml`` change; every other byte, comments
+and blank lines included, stays as written. Each added member carries a
+trailing comment naming its grant file and expiry, and one header line
+carries the digest that drift detection checks (see `split_header`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from reconciler import hujson
+from reconciler.core import policycache
+from reconciler.core.config import Target
+from reconciler.core.durations import format_time
+from reconciler.core.grants import GrantStatus, State
+from reconciler.errors import PolicyError
+
+HEADER_PREFIX = b"// tailjit:digest sha256:"
+HEADER_NOTE = b" (written by tailjit from git: change the repository, not this text)"
+MEMBER_COMMENT = "tailjit: "
+
+
+@dataclass(frozen=True)
+class Addition:
+    """A login added to a target group, and the comment that says why."""
+
+    group: str
+    user: str
+    comment: str
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def with_header(body: bytes) -> bytes:
+    """Prefix ``body`` with the header line carrying its digest."""
+    return HEADER_PREFIX + body_digest(body).encode() + HEADER_NOTE + b"\n" + body
+
+
+def split_header(text: bytes) -> tuple[str | None, bytes]:
+    """``(digest, body)`` of a policy text; ``(None, text)`` when it has no tailjit header."""
+    if not text.startswith(HEADER_PREFIX):
+        return None, text
+    end = text.find(b"\n")
+    line = text if end < 0 else text[:end]
+    body = b"" if end < 0 else text[end + 1:]
+    digest = line[len(HEADER_PREFIX):len(HEADER_PREFIX) + 64].decode("ascii", "replace")
+    return digest, body
+
+
+def parse_policy(text: bytes, path: str) -> hujson.Value:
+    """Parse a policy text into a tree of the caller's own; a syntax error is a `PolicyError` at ``path:line``."""
+    try:
+        value = hujson.parse(text)
+    except hujson.HuJSONError as e:
+        raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
+    _check_object(value, path)
+    return value
+
+
+def read_policy(text: bytes, path: str) -> policycache.Parsed:
+    """`parse_policy` for a reader: the parse is shared (`policycache`), so the tree must not be changed."""
+    try:
+        found = policycache.parsed(text)
+    except hujson.HuJSONError as e:
+        raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
+    _check_object(found.tree, path)
+    return found
+
+
+def _check_object(value: hujson.Value, path: str) -> None:
+    if not isinstance(value.value, hujson.Object):
+        raise PolicyError("a policy file is a JSON object ({ … })", path=path, line=1)
+
+
+def target_members(policy: hujson.Value, targets: Iterable[Target], path: str) -> dict[str, hujson.Member]:
+    """The ``groups`` entries of the target groups, checked to be arrays of strings."""
+    top = policy.value
+    assert isinstance(top, hujson.Object)
+    groups_member = top.get("groups")
+    if groups_member is None or not isinstance(groups_member.value.value, hujson.Object):
+        raise PolicyError("the policy has no \"groups\" object, so no target group can be granted", path=path,
+                          hint="define each target's group in \"groups\", e.g. \"group:prod\": []")
+    groups = groups_member.value.value
+    found: dict[str, hujson.Member] = {}
+    for target in targets:
+        member = groups.get(target.group)
+        if member is None:
+            raise PolicyError(f"target {target.name!r} manages {target.group}, which \"groups\" does not define",
+                              path=path, hint=f"add \"{target.group}\": [] (its permanent members) to \"groups\"")
+        array = member.value.value
+        if not isinstance(array, hujson.Array) or not all(
+                isinstance(e.value, hujson.Literal) and e.value.is_string() for e in array.elements):
+            raise PolicyError(f"{target.group} must be an array of logins", path=path)
+        found[target.group] = member
+    return found
+
+
+def member_logins(member: hujson.Member) -> list[str]:
+    array = member.value.value
+    assert isinstance(array, hujson.Array)
+    return [str(e.value.to_python()) for e in array.elements if isinstance(e.value, hujson.Literal)]
+
+
+def additions(targets: Mapping[str, Target], statuses: Sequence[GrantStatus]) -> list[Addition]:
+    """One addition per (group, user) among active grants; the latest expiry names the comment."""
+    best: dict[tuple[str, str], GrantStatus] = {}
+    for status in statuses:
+        if status.state is not State.ACTIVE or status.end is None:
+            continue
+        key = (targets[status.grant.target].group, status.grant.user)
+        current = best.get(key)
+        if current is None or (current.end is not None and status.end > current.end):
+            best[key] = status
+    return [Addition(group, user, f"{MEMBER_COMMENT}{s.grant.name} until {format_time(s.end)}")
+            for (group, user), s in sorted(best.items()) if s.end is not None]
+
+
+def render(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantStatus],
+           *, path: str = "policy/policy.hujson") -> bytes:
+    """The desired policy: ``base`` with active grants' users in their target groups, plus the header."""
+    _, base_body = split_header(base)
+    policy = parse_policy(base_body, path)
+    members = target_members(policy, targets.values(), path)
+    unit = _indent_unit(policy)
+    present = {group: {login.lower() for login in member_logins(m)} for group, m in members.items()}
+    pending: dict[str, list[tuple[str, str]]] = {}
+    for addition in additions(targets, statuses):
+        if addition.user.lower() in present[addition.group]:
+            continue  # a permanent member already
+        present[addition.group].add(addition.user.lower())
+        pending.setdefault(addition.group, []).append((addition.user, addition.comment))
+    for group, logins in pending.items():
+        append_members(members[group], logins, unit)
+    text = with_header(policy.pack())
+    policy.before = text[:text.index(b"\n") + 1] + policy.before  # the header: now policy.pack() == text
+    policycache.remember(text, policy)
+    return text
+
+
+# --- editing an array in its own style -------------------------------------------------------------
+
+
+def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], unit: bytes = b"\t") -> None:
+    """Append each ``(login, comment)`` to the array ``member`` holds, in the array's style.
+
+    A multi-line array gets new lines ``"login", // comment`` at the same
+    indentation as its elements; an empty or one-line array without comments
+    becomes multi-line; a one-line array holding comments stays on one line
+    and the comments are ``/* … */`` blocks.
+    """
+    array = member.value.value
+    assert isinstance(array, hujson.Array)
+    extras = [array.after, *(e.before for e in array.elements), *(e.after or b"" for e in array.elements)]
+    multiline = any(b"\n" in x for x in extras)
+    if not multiline and any(_has_comment(x) for x in extras):
+        for login, comment in logins:
+            _append_inline(array, hujson.Literal.from_python(login), comment)
+        return
+    key_indent = _line_indent(member.name.before) or b""
+    if not multiline:
+        child = key_indent + unit
+        for element in array.elements:
+            element.before = b"\n" + child
+            element.after = b""
+        array.after = b"\n" + key_indent
+    child = next((indent for e in reversed(array.elements)
+                  if (indent := _line_indent(e.before)) is not None), key_indent + unit)
+    for login, comment in logins:
+        _append_multiline(array, hujson.Literal.from_python(login), comment, key_indent, child)
+
+
+def _append_multiline(array: hujson.Array, literal: hujson.Literal, comment: str, key_indent: bytes,
+                      child: bytes) -> None:
+    """Append ``literal`` on a line of its own at indentation ``child``, with ``// comment`` after it."""
+    trailing_comma = True
+    if array.elements:
+        last = array.elements[-1]
+        trailing_comma = last.after is not None
+        if last.after is None:
+            last.after = b""  # the comma now follows the value directly; array.after is the tail below
+    tail = array.after
+    cut = first_line_end(tail)
+    if cut < 0:  # the closing bracket sits on the last element's line
+        head, rest = tail + b"\n", key_indent
+    else:
+        head, rest = tail[:cut], tail[cut:]
+    array.elements.append(hujson.Value(literal, before=head + child, after=b"" if trailing_comma else None))
+    array.after = b" // " + comment.encode() + b"\n" + rest
+
+
+def _append_inline(array: hujson.Array, literal: hujson.Literal, comment: str) -> None:
+    block = b" /* " + comment.encode() + b" */"
+    if not array.elements:
+        array.elements.append(hujson.Value(literal, before=array.after + b" ", after=None))
+        array.after = block
+        return
+    last = array.elements[-1]
+    if last.after is None:
+        last.after = array.after
+        array.elements.append(hujson.Value(literal, before=b" ", after=None))
+        array.after = block
+    else:
+        array.elements.append(hujson.Value(literal, before=array.after or b" ", after=block))
+        array.after = b""
+
+
+def _indent_unit(policy: hujson.Value) -> bytes:
+    """One level of indentation as the file writes it: the step from ``"groups"`` to its entries."""
+    top = policy.value
+    assert isinstance(top, hujson.Object)
+    groups = top.get("groups")
+    if groups is not None and isinstance(groups.value.value, hujson.Object):
+        outer = _line_indent(groups.name.before)
+        for entry in groups.value.value.members:
+            inner = _line_indent(entry.name.before)
+            if outer is not None and inner is not None and inner.startswith(outer) and len(inner) > len(outer):
+                return inner[len(outer):]
+    return b"\t"
+
+
+def _line_indent(extra: bytes) -> bytes | None:
+    """The blanks after the last newline of ``extra``, or None when it has no newline before the value."""
+    cut = extra.rfind(b"\n")
+    if cut < 0:
+        return None
+    indent = extra[cut + 1:]
+    return indent if indent.strip(b" \t") == b"" else None
+
+
+def _has_comment(extra: bytes) -> bool:
+    return b"//" in extra or b"/*" in extra
+
+
+def first_line_end(extra: bytes) -> int:
+    """Index just past the first newline of ``extra`` that is not inside a block comment; -1 if none."""
+    if b"/*" not in extra:  # no block comment: the first newline (a line comment ends at it too)
+        return extra.find(b"\n") + 1 or -1
+    i, n = 0, len(extra)
+    while i < n:
+        if extra.startswith(b"/*", i):
+            close = extra.find(b"*/", i + 2)
+            i = n if close < 0 else close + 2
+        elif extra.startswith(b"//", i):
+            newline = extra.find(b"\n", i)
+            return -1 if newline < 0 else newline + 1
+        elif extra[i] == 0x0A:
+            return i + 1
+        else:
+            i += 1
+    return -1

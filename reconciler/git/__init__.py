@@ -1,0 +1,1 @@
+"""Git: merge times from history, remotes, and the request, prune and audit commands' work."""

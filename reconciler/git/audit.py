@@ -1,0 +1,224 @@
+"""Access history from git: one record per grant file ever merged to the branch.
+
+The branch's first-parent history is read once, oldest first, diffing only
+the commits where the grants folder changed (renames found, so a moved
+file stays one record). For each grant file that appears:
+
+* requested by: the author of the commit that added the file (for a merge
+  commit, the commit on the merged branch that added it);
+* approved by: the author of the merge commit, which is who pressed merge
+  (GitHub records itself as the committer of web merges). A squash or
+  rebase merge or a direct push leaves one ordinary commit, and git alone
+  cannot tell who approved it: ``None``, shown as "unknown";
+* active from/to: from its ``start`` or merge time, to its end as last
+  edited;
+* removed: when and by which commit the file was deleted, and whether that
+  was before its end (revoked early) or after (pruned).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import pygit2
+from pygit2.enums import DeltaStatus, SortMode
+
+from reconciler.core.config import Config
+from reconciler.core.durations import format_time
+from reconciler.core.grants import Grant
+from reconciler.errors import GitError, GrantError
+from reconciler.git.history import (
+    commit_time,
+    diff_folders,
+    entry_at,
+    join,
+    open_repository,
+    repo_prefix,
+    shallow_boundary,
+    subtree_id,
+)
+from reconciler.repo import yamlfile
+from reconciler.repo.grants import IGNORED_NAMES, parse_grant
+
+#: How far back along a merged branch the commit that added a file is looked for.
+MAX_BRANCH_WALK = 1000
+#: The fields of a record in JSON and CSV, in order.
+FIELDS = ("user", "target", "reason", "ticket", "requested_by", "approved_by", "merged_at", "merge_commit",
+          "active_from", "active_to", "edits", "removed_at", "removed_by_commit", "revoked_early", "file", "problem")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One grant file's life on the branch. Times are UTC; ``None`` where git does not say."""
+
+    path: str
+    target: str
+    user: str | None
+    reason: str | None
+    ticket: str | None
+    requested_by: str | None
+    approved_by: str | None
+    merged_at: datetime | None
+    merge_commit: str | None
+    active_from: datetime | None
+    active_to: datetime | None
+    edits: int = 0
+    removed_at: datetime | None = None
+    removed_by_commit: str | None = None
+    problem: str | None = None
+
+    @property
+    def revoked_early(self) -> bool | None:
+        """True when the file was deleted before its end; None while it is still there or its end is unknown."""
+        if self.removed_at is None or self.active_to is None:
+            return None
+        return self.removed_at < self.active_to
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The record for JSON and CSV: times as RFC 3339 strings."""
+        def t(value: datetime | None) -> str | None:
+            return format_time(value) if value else None
+
+        return {
+            "user": self.user, "target": self.target, "reason": self.reason, "ticket": self.ticket,
+            "requested_by": self.requested_by, "approved_by": self.approved_by,
+            "merged_at": t(self.merged_at), "merge_commit": self.merge_commit,
+            "active_from": t(self.active_from), "active_to": t(self.active_to), "edits": self.edits,
+            "removed_at": t(self.removed_at), "removed_by_commit": self.removed_by_commit,
+            "revoked_early": self.revoked_early, "file": self.path, "problem": self.problem,
+        }
+
+
+def history(config: Config) -> list[Record]:
+    """Every grant file merged to the checked-out branch, oldest merge first."""
+    repo = open_repository(config.root)
+    prefix = repo_prefix(repo, config.root) if repo is not None else None
+    if repo is None or prefix is None:
+        raise GitError(f"{config.root} is not in a git working copy", hint="run audit in a clone of the repository")
+    if repo.head_is_unborn:
+        return []
+    grants_rel = config.relative(config.grants_dir)
+    return _Reader(repo, config, join(prefix, grants_rel), grants_rel).read(repo.head.peel(pygit2.Commit).id)
+
+
+def since(records: Sequence[Record], start: datetime) -> list[Record]:
+    """The records with anything at or after ``start``: merged, active, removed, or still present."""
+    def last(r: Record) -> datetime | None:
+        if r.removed_at is None:
+            return None
+        return max(t for t in (r.merged_at, r.active_to, r.removed_at) if t is not None)
+
+    return [r for r in records if (end := last(r)) is None or end >= start]
+
+
+class _Reader:
+    def __init__(self, repo: pygit2.Repository, config: Config, folder: str, grants_rel: str) -> None:
+        self.repo = repo
+        self.config = config
+        self.folder = folder           # grants folder relative to the repository's top
+        self.grants_rel = grants_rel   # … relative to the config root, as grant paths are written
+        self.mainline: set[pygit2.Oid] = set()
+
+    def read(self, tip: pygit2.Oid) -> list[Record]:
+        live: dict[str, Record] = {}
+        done: list[Record] = []
+        boundary = shallow_boundary(self.repo)
+        walker = self.repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+        walker.simplify_first_parent()
+        previous: pygit2.Oid | None = None
+        for commit in walker:
+            self.mainline.add(commit.id)
+            folder = subtree_id(commit.tree, self.folder)
+            if commit.id in boundary and folder is not None:
+                live = {d.new_file.path: self._unknown_origin(d.new_file.path, commit)
+                        for d in diff_folders(self.repo, None, folder).deltas if self._is_grant(d.new_file.path)}
+            elif folder != previous:
+                self._apply(commit, previous, folder, live, done)
+            previous = folder
+        done.extend(live.values())
+        return sorted(done, key=lambda r: (r.merged_at.timestamp() if r.merged_at else float("-inf"), r.path))
+
+    def _apply(self, commit: pygit2.Commit, old: pygit2.Oid | None, new: pygit2.Oid | None,
+               live: dict[str, Record], done: list[Record]) -> None:
+        when = commit_time(commit)
+        changes = list(diff_folders(self.repo, old, new).deltas)
+        moved = {d.old_file.path: live.pop(d.old_file.path) for d in changes
+                 if d.status == DeltaStatus.RENAMED and d.old_file.path in live}
+        for delta in changes:
+            name, old_name = delta.new_file.path, delta.old_file.path
+            if delta.status == DeltaStatus.DELETED and old_name in live:
+                record = live.pop(old_name)
+                done.append(replace(record, removed_at=when, removed_by_commit=str(commit.id)))
+            elif delta.status == DeltaStatus.RENAMED and old_name in moved:
+                record = replace(moved[old_name], path=self._rel(name))
+                same = delta.old_file.id == delta.new_file.id
+                live[name] = record if same else self._edited(record, delta.new_file.id)
+            elif delta.status == DeltaStatus.MODIFIED and name in live:
+                live[name] = self._edited(live[name], delta.new_file.id)
+            elif delta.status in (DeltaStatus.ADDED, DeltaStatus.RENAMED) and self._is_grant(name):
+                live[name] = self._added(name, commit, delta.new_file.id)
+
+    def _is_grant(self, name: str) -> bool:
+        parts = name.split("/")
+        return len(parts) == 2 and parts[1] not in IGNORED_NAMES
+
+    def _added(self, name: str, commit: pygit2.Commit, blob: pygit2.Oid) -> Record:
+        merge = len(commit.parents) > 1
+        requester = self._adding_commit(commit.parents[1], name) if merge else commit
+        merged_at = commit_time(commit)
+        record = Record(path=self._rel(name), target=name.split("/")[0], user=None, reason=None, ticket=None,
+                        requested_by=_person(requester.author), approved_by=_person(commit.author) if merge else None,
+                        merged_at=merged_at, merge_commit=str(commit.id), active_from=None, active_to=None)
+        return self._with_content(record, blob)
+
+    def _edited(self, record: Record, blob: pygit2.Oid) -> Record:
+        return self._with_content(replace(record, edits=record.edits + 1), blob)
+
+    def _unknown_origin(self, name: str, commit: pygit2.Commit) -> Record:
+        record = Record(path=self._rel(name), target=name.split("/")[0], user=None, reason=None, ticket=None,
+                        requested_by=None, approved_by=None, merged_at=None, merge_commit=None,
+                        active_from=None, active_to=None)
+        blob = commit.tree[join(self.folder, name)].id
+        return replace(self._with_content(record, blob),
+                       problem="merged before the start of this shallow clone's history")
+
+    def _with_content(self, record: Record, blob: pygit2.Oid) -> Record:
+        """``record`` with the user, reason and window of the file's content ``blob``."""
+        try:
+            grant = parse_grant(yamlfile.load(self.repo[blob].peel(pygit2.Blob).data), record.path, record.target)
+        except (GrantError, yamlfile.YAMLFileError) as e:
+            return replace(record, problem=e.message)
+        start, end = _window(grant, record.merged_at)
+        return replace(record, user=grant.user, reason=grant.reason, ticket=grant.ticket, active_from=start,
+                       active_to=end, problem=None)
+
+    def _adding_commit(self, branch_tip: pygit2.Commit, name: str) -> pygit2.Commit:
+        """The oldest commit on the merged branch (first parents, not yet on the mainline) having the file."""
+        path = join(self.folder, name)
+        found = branch_tip
+        commit: pygit2.Commit | None = branch_tip
+        for _ in range(MAX_BRANCH_WALK):
+            if commit is None or commit.id in self.mainline or entry_at(commit.tree, path) is None:
+                break
+            found = commit
+            commit = commit.parents[0] if commit.parents else None
+        return found
+
+    def _rel(self, name: str) -> str:
+        return f"{self.grants_rel}/{name}"
+
+
+def _window(grant: Grant, merged_at: datetime | None) -> tuple[datetime | None, datetime | None]:
+    start = grant.start or merged_at
+    if grant.duration is not None:
+        return start, start + grant.duration if start is not None else None
+    return start, grant.expires
+
+
+def _person(signature: pygit2.Signature) -> str:
+    return f"{signature.name} <{signature.email}>"
+

@@ -1,0 +1,273 @@
+"""Git as the approval record: when each grant file was merged (pygit2; no shelling out).
+
+The start of a ``duration`` grant is the commit time of the first commit on
+the checked-out branch's first-parent history that contains the file: a
+merge commit, a squash or a rebase merge alike. The committer time is used,
+not the author time, because a rebase keeps the author's time but the
+committer time is when the change reached the branch.
+
+One walk answers for every grant file at once: it goes back along first
+parents, compares the grants folder's tree id of each commit with its
+parent's, and diffs only the commits where that folder changed, with rename
+detection, so that a file moved or renamed later keeps its original merge
+time. An edit (say, a longer duration) does not restart the clock either.
+
+It also holds the small working-copy helpers that request, prune and audit
+share: the local identity, the staged-changes guard, path lookups in trees.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import DeltaStatus, DiffFind, SortMode
+
+from reconciler.core.durations import format_duration, format_time
+from reconciler.core.grants import Grant
+from reconciler.errors import GitError
+
+#: How far a commit time may be ahead of this machine's clock before it is distrusted.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def open_repository(root: Path) -> pygit2.Repository | None:
+    """The repository ``root`` is in, or None outside git."""
+    found = pygit2.discover_repository(str(root))
+    return pygit2.Repository(found) if found else None
+
+
+def commit_time(commit: pygit2.Commit) -> datetime:
+    """When ``commit`` was committed (reached its branch), in UTC."""
+    return datetime.fromtimestamp(commit.commit_time, UTC)
+
+
+def repo_prefix(repo: pygit2.Repository, root: Path) -> str | None:
+    """``root`` relative to the repository's working directory (``""`` at the top); None if outside."""
+    if repo.workdir is None:
+        return None
+    try:
+        rel = root.resolve().relative_to(Path(repo.workdir).resolve()).as_posix()
+    except ValueError:
+        return None
+    return "" if rel == "." else rel
+
+
+def join(prefix: str, path: str) -> str:
+    return f"{prefix}/{path}" if prefix else path
+
+
+def shallow_boundary(repo: pygit2.Repository) -> frozenset[pygit2.Oid]:
+    """Commits whose parents a shallow clone lacks (git lists them in ``<gitdir>/shallow``).
+
+    libgit2 shows these commits as having no parents, which would make every
+    file in them look newly added: their history is unknown instead.
+    """
+    if not repo.is_shallow:
+        return frozenset()
+    try:
+        text = Path(repo.path, "shallow").read_text()
+    except OSError:
+        return frozenset()
+    return frozenset(pygit2.Oid(hex=line.strip()) for line in text.splitlines() if line.strip())
+
+
+def subtree_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    """The id of the folder ``path`` in ``tree`` (the whole tree for ``""``); None when absent."""
+    if not path:
+        return tree.id
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return entry.id if entry.type_str == "tree" else None
+
+
+def diff_folders(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid | None) -> pygit2.Diff:
+    """The changes between two versions of a folder, with renames found (a move keeps its history)."""
+    if old is None and new is None:
+        raise ValueError("diff of two absent folders")
+    if old is None:
+        assert new is not None
+        diff = repo[new].peel(pygit2.Tree).diff_to_tree(swap=True)
+    elif new is None:
+        diff = repo[old].peel(pygit2.Tree).diff_to_tree()
+    else:
+        diff = repo[old].peel(pygit2.Tree).diff_to_tree(repo[new].peel(pygit2.Tree))
+    diff.find_similar(DiffFind.FIND_RENAMES)
+    return diff
+
+
+@dataclass(frozen=True)
+class Birth:
+    """The commit from which on a file has been on the branch (through edits and renames)."""
+
+    path: str
+    commit: pygit2.Oid
+    time: datetime
+
+
+@dataclass(frozen=True)
+class WalkStats:
+    """How much history one walk read: commits visited, and commits diffed (grants folder changed)."""
+
+    commits: int
+    diffs: int
+
+
+def first_parent_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str,
+                        paths: Iterable[str]) -> tuple[dict[str, Birth], WalkStats]:
+    """For each repository-relative ``path`` inside ``folder`` that exists at ``tip``: its `Birth`.
+
+    Goes back along first parents from ``tip`` and stops as soon as every path
+    is accounted for. A path whose history reaches a shallow clone's boundary
+    has no birth (unknown), and neither does a path absent at ``tip``.
+    """
+    cut = f"{folder}/" if folder else ""
+    tip_tree = repo[tip].peel(pygit2.Tree)
+    # tracking: the file's path (relative to folder) in the commit being looked at -> path at tip
+    tracking: dict[str, str] = {}
+    for path in paths:
+        if path.startswith(cut) and _has_blob(tip_tree, path):
+            tracking[path[len(cut):]] = path
+    births: dict[str, Birth] = {}
+    boundary = shallow_boundary(repo)
+    walker = repo.walk(tip, SortMode.TOPOLOGICAL)
+    walker.simplify_first_parent()
+    commits = diffs = 0
+    current: pygit2.Commit | None = None
+    current_folder: pygit2.Oid | None = None
+    for parent in walker:
+        commits += 1
+        parent_folder = subtree_id(parent.tree, folder)
+        if current is not None and current_folder != parent_folder:
+            diffs += 1
+            _step_back(repo, parent_folder, current_folder, current, tracking, births)
+        if not tracking:
+            break
+        current, current_folder = parent, parent_folder
+        if current.id in boundary:
+            tracking.clear()  # history before this commit is not in the clone: unknown
+            break
+    if tracking and current is not None and current_folder is not None:
+        diffs += 1  # the oldest commit: whatever is still tracked was added by it
+        _step_back(repo, None, current_folder, current, tracking, births)
+    return births, WalkStats(commits, diffs)
+
+
+def _step_back(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid | None,
+               commit: pygit2.Commit, tracking: dict[str, str], births: dict[str, Birth]) -> None:
+    """Follow the tracked files from ``commit`` back to its first parent, whose folder is ``old``.
+
+    All of the commit's changes are read before any is applied: a commit may
+    rename ``a`` to ``b`` and add a new ``a``. Only the changed paths are
+    looked at, so the cost is the size of the commit, not of the folder.
+    """
+    added: list[str] = []
+    renamed_from: list[tuple[str, str]] = []
+    for delta in diff_folders(repo, old, new).deltas:
+        if delta.status == DeltaStatus.ADDED:
+            added.append(delta.new_file.path)
+        elif delta.status == DeltaStatus.RENAMED:
+            renamed_from.append((delta.new_file.path, delta.old_file.path))
+    when = commit_time(commit)
+    for name in added:
+        original = tracking.pop(name, None)
+        if original is not None:
+            births[original] = Birth(original, commit.id, when)
+    moves = [(old_name, tracking.pop(name)) for name, old_name in renamed_from if name in tracking]
+    tracking.update(moves)
+
+
+def _has_blob(tree: pygit2.Tree, path: str) -> bool:
+    return blob_at(tree, path) is not None
+
+
+def entry_at(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+    """What is at ``path`` in ``tree`` (a file or a folder), or None."""
+    try:
+        return tree[path]
+    except KeyError:
+        return None
+
+
+def blob_at(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
+    """The file at ``path`` in ``tree``, or None when there is none (or a folder)."""
+    found = entry_at(tree, path)
+    return found.peel(pygit2.Blob) if found is not None and found.type_str == "blob" else None
+
+
+def identity(repo: pygit2.Repository) -> pygit2.Signature:
+    """The local git identity (``user.name`` and ``user.email``), as git would sign a commit now."""
+    try:
+        return repo.default_signature
+    except (KeyError, pygit2.GitError):
+        raise GitError("no git identity is configured",
+                       hint='run: git config --global user.name "Your Name" && '
+                            "git config --global user.email you@example.com") from None
+
+
+def refuse_staged_changes(repo: pygit2.Repository, consequence: str) -> None:
+    """Raise `GitError` when the index differs from HEAD (``consequence``: what would happen to it)."""
+    index = repo.index
+    index.read()
+    if index.conflicts is not None:
+        raise GitError("the index has unresolved merge conflicts", hint="resolve or abort the merge first")
+    staged = index.diff_to_tree(repo.head.peel(pygit2.Tree))
+    if len(staged) > 0:
+        names = ", ".join(sorted(d.new_file.path for d in staged.deltas)[:5])
+        raise GitError(f"the index has staged changes ({names}); {consequence}",
+                       hint="commit them, or unstage them with git restore --staged PATH")
+
+
+class MergeTimes(dict[str, datetime]):
+    """``{grant path: when it was merged}``, plus what the walk found wrong.
+
+    ``problems`` maps a grant path to why its merge time cannot be trusted (a
+    commit dated in the future): such a grant grants nothing. ``stats`` says
+    how much history was read.
+    """
+
+    def __init__(self, times: Mapping[str, datetime] | None = None, problems: Mapping[str, str] | None = None,
+                 stats: WalkStats | None = None) -> None:
+        super().__init__(times or {})
+        self.problems: dict[str, str] = dict(problems or {})
+        self.stats = stats or WalkStats(0, 0)
+
+
+def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = None) -> MergeTimes:
+    """When each grant file reached the checked-out branch, for files with known history.
+
+    A directory outside git, an unborn branch, a file not yet committed, or a
+    file older than a shallow clone's history answers nothing: the start of a
+    duration grant is then unknown and it grants nothing, rather than guess.
+    ``now`` is the real clock (a commit later than ``now`` + `CLOCK_SKEW` is
+    a problem); it is not the ``--at`` of a command, which may be in the past.
+    """
+    repo = open_repository(root)
+    if repo is None or repo.head_is_unborn or not grants:
+        return MergeTimes()
+    prefix = repo_prefix(repo, root)
+    if prefix is None:
+        return MergeTimes()
+    wanted = {join(prefix, g.path): g.path for g in grants}
+    folder = posixpath.commonpath([posixpath.dirname(posixpath.dirname(p)) for p in wanted])
+    tip = repo.head.peel(pygit2.Commit).id
+    births, stats = first_parent_births(repo, tip, folder, wanted)
+    limit = (now or datetime.now(UTC)) + CLOCK_SKEW
+    times: dict[str, datetime] = {}
+    problems: dict[str, str] = {}
+    for repo_path, birth in births.items():
+        path = wanted[repo_path]
+        if birth.time > limit:
+            ahead = format_duration(birth.time - (limit - CLOCK_SKEW))
+            problems[path] = (f"merged by commit {str(birth.commit)[:12]} dated {format_time(birth.time)}, "
+                              f"{ahead} in the future; a commit time that has not happened yet cannot start "
+                              f"a grant (wrong clock or forged date): granting nothing")
+        else:
+            times[path] = birth.time
+    return MergeTimes(times, problems, stats)

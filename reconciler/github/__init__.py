@@ -1,0 +1,1 @@
+"""GitHub: Actions annotations and summary, the REST API, CODEOWNERS."""

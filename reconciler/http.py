@@ -1,0 +1,147 @@
+"""An HTTP client that rides out rate limits and outages, within bounds.
+
+Every request the Tailscale backend and its credentials make goes through
+`HttpClient.send`. A 429 waits as long as ``Retry-After`` asks (up to a
+limit); a 5xx, a timeout or a failed connection waits an exponentially
+growing, jittered delay. After ``retries`` extra attempts the last failure
+becomes one `BackendError`. Everything else (2xx, 4xx) is returned for the
+caller to interpret. Retrying a write is safe here because every write
+carries ``If-Match``: if a lost answer hid a write that did happen, the retry
+answers 412 and the reconcile loop re-reads and finds nothing left to do.
+
+The sleep function, the random source and the transport are injectable so
+that tests run at full speed and can assert the waits.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from reconciler import __version__
+from reconciler.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"tailjit/{__version__}"
+OUTAGE_HINT = ("the Tailscale API may be unavailable (https://status.tailscale.com) or unreachable from here; "
+               "nothing was changed by this attempt, and the next run tries again")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying when the API is rate limiting or failing."""
+
+    #: extra attempts after the first, for 429, 5xx, timeouts and connection errors
+    retries: int = 4
+    #: the first backoff in seconds; doubled for each further retry, then jittered
+    base_delay: float = 0.5
+    #: no single backoff waits longer than this
+    max_delay: float = 20.0
+    #: a ``Retry-After`` longer than this gives up instead of waiting
+    max_retry_after: float = 120.0
+    #: seconds to connect, and between bytes of an answer
+    timeout: float = 30.0
+
+    def backoff(self, attempt: int, rnd: float) -> float:
+        """Delay before retry number ``attempt`` (0-based): half fixed, half random ("equal jitter")."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** attempt)
+        return ceiling / 2 + ceiling / 2 * rnd
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); ``None`` if absent or garbled."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def api_message(response: httpx.Response) -> str:
+    """The ``message`` of a Tailscale error answer, or a short excerpt of a non-JSON one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200]
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return ""
+
+
+class HttpClient:
+    def __init__(self, policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 rnd: Callable[[], float] = random.random, transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._random = rnd
+        self._clock = clock
+        self._client = httpx.Client(timeout=self.policy.timeout, transport=transport,
+                                    headers={"User-Agent": USER_AGENT})
+
+    def send(self, method: str, url: str, *, what: str, headers: Mapping[str, str] | None = None,
+             content: bytes | None = None, data: Mapping[str, str] | None = None,
+             params: Mapping[str, str] | None = None,
+             auth: Callable[[], str] | None = None) -> httpx.Response:
+        """Send one logical request, retrying transient failures; return the first non-transient answer.
+
+        ``auth`` returns a bearer token; it is asked again for every attempt so
+        that a token refreshed meanwhile is used. ``what`` names the request in
+        messages (``"GET /api/v2/tailnet/-/acl"``); it must not contain secrets.
+        """
+        attempt = 0
+        while True:
+            request_headers = dict(headers or {})
+            if auth is not None:
+                request_headers["Authorization"] = f"Bearer {auth()}"
+            try:
+                response = self._client.request(method, url, headers=request_headers, content=content,
+                                                data=data, params=params)
+            except httpx.TimeoutException:
+                failure, delay = f"timed out after {self.policy.timeout:g}s", None
+            except httpx.TransportError as e:
+                failure, delay = f"could not connect ({_transport_reason(e)})", None
+            else:
+                if response.status_code == 429:
+                    delay = retry_after(response.headers.get("Retry-After"), self._clock())
+                    if delay is not None and delay > self.policy.max_retry_after:
+                        raise BackendError(f"{what}: rate limited by the Tailscale API, which asks to wait "
+                                           f"{delay:.0f}s (more than the {self.policy.max_retry_after:.0f}s "
+                                           f"tailjit waits)", hint="try again later")
+                    failure = "rate limited (HTTP 429)"
+                elif response.status_code >= 500:
+                    message = api_message(response)
+                    failure, delay = f"HTTP {response.status_code}" + (f": {message}" if message else ""), None
+                else:
+                    return response
+            if attempt == self.policy.retries:
+                raise BackendError(f"{what} failed {attempt + 1} time(s); the last attempt: {failure}",
+                                   hint=OUTAGE_HINT)
+            wait = delay if delay is not None else self.policy.backoff(attempt, self._random())
+            log.warning("%s: %s; retrying in %.1fs (retry %d of %d)", what, failure.split(": ", 1)[0], wait,
+                        attempt + 1, self.policy.retries)
+            self._sleep(wait)
+            attempt += 1
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _transport_reason(error: httpx.TransportError) -> str:
+    reason = str(error) or type(error).__name__
+    return reason.splitlines()[0][:200]

@@ -1,0 +1,1 @@
+"""The access repository on disk: tailjit.yaml, grant files, the workspace, the state folder."""

@@ -1,0 +1,1 @@
+"""Text for people: diffs, the terminal report, the pull-request comment."""

@@ -1,0 +1,229 @@
+"""The plan as Markdown for a pull-request comment and the job summary. Pure: values in, text out.
+
+Built from `Plan.data` (what ``plan --json`` prints) and the grant statuses,
+so the comment says what a reviewer decides on: who gets which target, until
+when, why, and whose approval that target needs; then the policy change as
+the few lines that change (`difftext.compact_diff`), never the whole file.
+Anything a grant file or a pull request controls (reasons, tickets) is
+escaped, so a grant cannot inject Markdown, HTML or @-mentions into the
+comment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.config import Target
+from reconciler.core.durations import format_duration, format_time
+from reconciler.core.grants import GrantStatus, State
+from reconciler.core.plan import CHANGE_KINDS
+from reconciler.errors import GrantError
+from reconciler.text.compact import changed_line_count, compact_diff
+
+#: The first line of the sticky comment: how it is found again on the next push.
+MARKER = "<!-- tailjit:plan -->"
+#: A diff longer than this many lines is folded into <details> (as Atlantis does).
+FOLD_LINES = 12
+#: GitHub refuses comments over 65,536 characters; stay well below.
+MAX_CHARS = 60_000
+MAX_DIFF_LINES = 300
+MAX_PROBLEMS = 30
+
+_ICONS = {"grant": "➕ grant", "revoke": "➖ revoke", "add": "➕ add", "remove": "➖ remove", "pending": "⏳ pending"}
+_ESCAPE = re.compile(r"([\\`*_\[\]#|~])")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the access table."""
+
+    kind: str
+    user: str
+    group: str
+    target: Target | None
+    until: str
+    why: str = ""
+
+
+def plan_comment(data: Mapping[str, Any], statuses: Sequence[GrantStatus], targets: Mapping[str, Target], *,
+                 where: str, at: datetime, problems: Sequence[GrantError] = (), commit: str | None = None) -> str:
+    """The sticky comment's body (starting with `MARKER`); also the job summary of ``plan``."""
+    rows = access_rows(data, statuses, targets)
+    for show_diff in (True, False):
+        body = _compose(data, rows, problems, where=where, at=at, commit=commit, show_diff=show_diff)
+        if len(body) <= MAX_CHARS:
+            return body
+    return _compose(data, rows[:50], problems[:5], where=where, at=at, commit=commit, show_diff=False,
+                    cut_rows=len(rows) - 50)
+
+
+def title(data: Mapping[str, Any]) -> str:
+    counts = data.get("counts", {})
+    if not data.get("changes"):
+        return "no change to the tailnet"
+    parts = [f"{counts.get('grant', 0)} to grant", f"{counts.get('revoke', 0)} to revoke"]
+    permanent = counts.get("add", 0) + counts.get("remove", 0)
+    if permanent:
+        parts.append(f"{permanent} permanent member(s) changed")
+    if counts.get("other"):
+        parts.append(f"{counts['other']} other policy entries changed")
+    return ", ".join(parts)
+
+
+def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
+                targets: Mapping[str, Target]) -> list[Row]:
+    """Member changes of the plan, explained by the grant files behind them, then grants still to come."""
+    by_group = {t.group: t for t in targets.values()}
+    by_name = {s.grant.name: s for s in statuses}
+    by_user: dict[tuple[str, str], GrantStatus] = {}  # (user, target name) -> the first such grant
+    for s in statuses:
+        by_user.setdefault((s.grant.user, s.grant.target), s)
+    rows: list[Row] = []
+    for change in data.get("member_changes", []):
+        group, user, kind, detail = change["group"], change["user"], change["kind"], change.get("detail", "")
+        target = by_group.get(group)
+        status = by_name.get(detail.split(" until ", 1)[0]) if detail else None
+        if status is None and kind in ("grant", "revoke") and target is not None:
+            status = by_user.get((user, target.name))
+        rows.append(Row(kind, user, group, target, _until(kind, status, detail), _why(status)))
+    rows.sort(key=lambda r: (CHANGE_KINDS.index(r.kind), r.group, r.user))
+    for status in statuses:
+        if status.state is State.PENDING:
+            target = targets.get(status.grant.target)
+            rows.append(Row("pending", status.grant.user, target.group if target else "", target,
+                            _window(status), _why(status)))
+    return rows
+
+
+def _until(kind: str, status: GrantStatus | None, detail: str) -> str:
+    if kind == "add":
+        return "permanent (base policy)"
+    if kind == "remove":
+        return "permanent member removed"
+    if kind == "grant":
+        if status is None:
+            return detail.split(" until ", 1)[1] if " until " in detail else "?"
+        return _window(status)
+    if status is None:
+        return "grant file removed"
+    if status.state is State.EXPIRED and status.end is not None:
+        return f"expired {format_time(status.end)}"
+    return f"grant now {status.state.value}"
+
+
+def _window(status: GrantStatus) -> str:
+    grant = status.grant
+    end = format_time(status.end) if status.end else "?"
+    if grant.start is None and grant.duration is not None:
+        return f"{format_duration(grant.duration)} from merge (ends ≈ {end})"
+    if status.state is State.PENDING and status.start is not None:
+        return f"{format_time(status.start)} → {end}"
+    return end
+
+
+def _why(status: GrantStatus | None) -> str:
+    if status is None:
+        return ""
+    reason = status.grant.reason
+    if status.grant.ticket and status.grant.ticket not in reason:
+        reason += f" ({status.grant.ticket})"
+    return reason
+
+
+def _compose(data: Mapping[str, Any], rows: Sequence[Row], problems: Sequence[GrantError], *, where: str,
+             at: datetime, commit: str | None, show_diff: bool, cut_rows: int = 0) -> str:
+    out = [MARKER, f"### tailjit plan: {title(data)}", ""]
+    if rows:
+        out += _table(rows)
+        if cut_rows > 0:
+            out.append(f"… and {cut_rows} more (see `tailjit plan`).")
+        out.append("")
+        approvers = _approvers(rows)
+        if approvers:
+            out += [f"**Approval needed from:** {approvers} (CODEOWNERS of the grant folders).", ""]
+    if data.get("drift"):
+        out += ["> [!WARNING]",
+                "> **Drift:** the live policy was edited outside git. Apply keeps that edit and changes only the",
+                "> target groups' members; put the edit into the base policy, or apply with `--force` to "
+                "overwrite it.", ""]
+        if show_diff:
+            out += _diff_block("What the tailnet has that git does not", data.get("drift_diff", ""), fold=True)
+    if show_diff and data.get("diff"):
+        out += _diff_block("Policy change", data["diff"], fold=False)
+    elif data.get("diff"):
+        out += ["The policy change is too large to show here: run `tailjit plan` or see the job summary.", ""]
+    if problems:
+        out += ["> [!CAUTION]", f"> **{len(problems)} problem(s)**: these files grant nothing, and the validate "
+                "check fails until they are fixed:"]
+        out += [f"> - `{_code(p.path)}{'' if p.line is None else f':{p.line}'}`: {_text(p.message)}"
+                for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            out.append(f"> - … and {len(problems) - MAX_PROBLEMS} more (run `tailjit validate`)")
+        out.append("")
+    for warning in data.get("warnings", []):
+        out += [f"> [!NOTE]\n> {_text(str(warning))}", ""]
+    stamp = f"Planned against `{_code(where)}` at {format_time(at)}" + (f" for {_code(commit[:12])}" if commit else "")
+    out.append(f"<sub>{stamp}. Updated on every push. Merging runs `tailjit apply`; each grant is revoked when it "
+               f"expires.</sub>")
+    return "\n".join(out) + "\n"
+
+
+def _table(rows: Sequence[Row]) -> list[str]:
+    lines = ["| | who | target | until | approvers | why |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        name = row.target.name if row.target else row.group
+        where = f"**{_text(name)}** `{_code(row.group)}`" if row.target else f"`{_code(row.group)}`"
+        approvers = ", ".join(_text(a, mention=True) for a in row.target.approvers) if (
+            row.target and row.kind in ("grant", "pending")) else ""
+        if row.target and row.kind in ("grant", "pending") and not approvers:
+            approvers = "any reviewer"
+        lines.append(f"| {_ICONS.get(row.kind, row.kind)} | `{_code(row.user)}` | {where} | {_text(row.until)} "
+                     f"| {approvers} | {_text(row.why)} |")
+    return lines
+
+
+def _approvers(rows: Sequence[Row]) -> str:
+    seen: dict[str, None] = {}
+    for row in rows:
+        if row.target and row.kind in ("grant", "pending"):
+            seen.update(dict.fromkeys(row.target.approvers))
+    return ", ".join(_text(a, mention=True) for a in seen)
+
+
+def _diff_block(heading: str, diff: str, *, fold: bool) -> list[str]:
+    compact = compact_diff(diff)
+    if not compact:
+        return []
+    lines = compact.splitlines()
+    count = changed_line_count(compact)
+    shown = [line[:500] for line in lines[:MAX_DIFF_LINES]]
+    block = code_block("\n".join(shown)).rstrip("\n").split("\n")
+    if len(lines) > MAX_DIFF_LINES:
+        block.append(f"… {len(lines) - MAX_DIFF_LINES} more lines: run `tailjit plan` to see them all.")
+    summary = f"{heading} ({count} line{'' if count == 1 else 's'})"
+    if fold or len(lines) > FOLD_LINES:
+        return ["<details><summary>" + summary + "</summary>", "", *block, "", "</details>", ""]
+    return [f"**{summary}:**", "", *block, ""]
+
+
+def code_block(text: str, language: str = "diff") -> str:
+    """``text`` fenced so that no run of backticks inside it can close the fence."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip(chr(10))}\n{fence}\n"
+
+
+def _text(value: str, *, mention: bool = False) -> str:
+    """Plain text safe in a table cell: one line, Markdown and HTML escaped, no @-mentions unless ``mention``."""
+    flat = " ".join(value.split())
+    escaped = _ESCAPE.sub(r"\\\1", flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return escaped if mention else escaped.replace("@", "@\u2060")
+
+
+def _code(value: str) -> str:
+    """Text for inside a `code span`: backticks and line breaks cannot end it early."""
+    return " ".join(value.split()).replace("`", "'").replace("|", "\\|")

@@ -1,0 +1,78 @@
+"""Plans and grant statuses as text for people and JSON for scripts. Pure formatters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.durations import format_duration, format_time
+from reconciler.core.grants import GrantStatus
+from reconciler.core.plan import CHANGE_KINDS, Plan
+
+_SIGNS = {"grant": "+", "add": "+", "revoke": "-", "remove": "-"}
+
+
+def plan_summary(plan: Plan) -> str:
+    """``2 to grant, 1 to revoke, 0 permanent members changed, 3 other entries changed.``"""
+    if not plan.has_changes:
+        return "No changes: the tailnet matches the repository."
+    permanent = len(plan.changes_of("add")) + len(plan.changes_of("remove"))
+    return (f"{len(plan.changes_of('grant'))} to grant, {len(plan.changes_of('revoke'))} to revoke, "
+            f"{permanent} permanent members changed, {plan.changed_entries} other entries changed.")
+
+
+def format_plan(plan: Plan, where: str, at: datetime) -> str:
+    lines = [f"Plan for {where} at {format_time(at)}" + (" (new policy file)" if plan.created else "")]
+    if plan.drift:
+        lines += ["", "Drift: the live policy was edited outside git. Apply keeps that edit and changes only",
+                  "the target groups' members; put the edit into the base policy (or apply --force to",
+                  "overwrite it). What the tailnet has that git does not:", "", plan.drift_diff.rstrip("\n")]
+    changes = sorted(plan.member_changes, key=lambda c: (CHANGE_KINDS.index(c.kind), c.group, c.user))
+    if changes:
+        lines.append("")
+        width = max(len(c.group) for c in changes)
+        for change in changes:
+            detail = f"  ({change.detail})" if change.detail else ""
+            lines.append(f"  {_SIGNS[change.kind]} {change.kind:<7} {change.group:<{width}}  {change.user}{detail}")
+    if plan.other_changes:
+        lines += ["", f"  ~ {plan.changed_entries} other policy entries change (see the diff below)"]
+    if plan.diff:
+        lines += ["", plan.diff.rstrip("\n")]
+    lines += ["", plan_summary(plan)]
+    return "\n".join(lines) + "\n"
+
+
+def status_rows(statuses: Sequence[GrantStatus], now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for s in sorted(statuses, key=lambda s: (s.state.value, s.grant.target, s.grant.user, s.grant.path)):
+        left = s.time_left(now)
+        rows.append({
+            "state": s.state.value,
+            "target": s.grant.target,
+            "user": s.grant.user,
+            "start": format_time(s.start) if s.start else None,
+            "end": format_time(s.end) if s.end else None,
+            "left": format_duration(left) if left is not None else None,
+            "left_seconds": int(left.total_seconds()) if left is not None else None,
+            "reason": s.grant.reason,
+            "ticket": s.grant.ticket,
+            "file": s.grant.path,
+            "problem": s.problem,
+        })
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A plain aligned table; ``columns`` are ``(key, heading)``."""
+    if not rows:
+        return ""
+    cells = [[h for _, h in columns]] + [[str(r.get(k) if r.get(k) is not None else "-") for k, _ in columns]
+                                         for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in cells) + "\n"
+
+
+STATUS_COLUMNS = (("state", "STATE"), ("target", "TARGET"), ("user", "USER"), ("start", "START"),
+                  ("end", "END"), ("left", "LEFT"), ("file", "FILE"))
