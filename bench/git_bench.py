@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
 import pygit2  # noqa: E402
 
-from gitutil import BOB, CAROL, GITHUB, RepoBuilder, grant_yaml  # noqa: E402
 from reconciler.cli.main import main as tailjit  # noqa: E402
 from reconciler.core.grants import Grant  # noqa: E402
 from reconciler.git.history import merge_times  # noqa: E402
+from tests.support.gitutil import BOB, CAROL, GITHUB, RepoBuilder, grant_yaml  # noqa: E402
 
 TARGETS = 100
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -31,7 +31,6 @@ from typing import Any
 from generate import NOW, PREVIOUS, generate
 from measure import ROOT, ChildRun, median, peak_rss_mb, python_child, run_child, timed
 
-from fake_tailscale import serve
 from reconciler.backends.file import FileBackend
 from reconciler.backends.tailscale import TailscaleBackend
 from reconciler.cli.main import GC_THRESHOLD
@@ -41,6 +40,7 @@ from reconciler.git.history import merge_times
 from reconciler.hujson import parse
 from reconciler.reconcile import reconcile
 from reconciler.repo.workspace import open_workspace
+from tests.support.fake_tailscale import serve
 
 PHASES = ("load", "render", "plan", "apply")
 #: One ``tailjit apply``: the reconcile loop plans itself, so ``plan`` (what ``tailjit plan`` adds) is not summed.

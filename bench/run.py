@@ -30,7 +30,7 @@ from typing import Any
 
 from measure import BENCH, ROOT, best_of, machine, python_child
 
-sys.path.insert(0, str(ROOT / "tests"))  # the fake Tailscale API and the git repository builder live there
+sys.path.insert(0, str(ROOT))  # tests.support: the fake Tailscale API and the git repository builder
 
 import generate
 import git_bench

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_POLICY
 from reconciler.backends.base import LivePolicy, Validation
 from reconciler.backends.file import FileBackend
 from reconciler.core.config import Safety, Target
@@ -15,6 +14,7 @@ from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.render import render
 from reconciler.errors import BackendError, ConflictError
 from reconciler.reconcile import reconcile
+from tests.support.access import BASE_POLICY
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TARGETS = {"prod": Target("prod", "group:prod", timedelta(hours=8)),

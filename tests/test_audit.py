@@ -10,8 +10,10 @@ from typing import Any
 import pygit2
 import pytest
 
-from conftest import AccessRepo
-from gitutil import (
+from reconciler.core.durations import format_time
+from reconciler.git.audit import FIELDS
+from tests.support.access import AccessRepo
+from tests.support.gitutil import (
     ALICE,
     BOB,
     BOT,
@@ -24,8 +26,6 @@ from gitutil import (
     grant_yaml,
     make_shallow,
 )
-from reconciler.core.durations import format_time
-from reconciler.git.audit import FIELDS
 
 G = "policy/grants"
 DAVE = Person("Dave Example", "dave@example.com")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AccessRepo
 from reconciler import hujson
+from tests.support.access import AccessRepo
 
 AT = "2026-11-24T12:00:00Z"
 ALICE = """\

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG, AccessRepo, Result
+from tests.support.access import CONFIG, AccessRepo, Result
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = """\

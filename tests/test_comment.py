@@ -7,11 +7,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import AccessRepo
 from reconciler.core.plan import make_plan, unified_diff
 from reconciler.repo.workspace import Workspace, open_workspace
 from reconciler.text.comment import MARKER, MAX_CHARS, plan_comment
 from reconciler.text.compact import compact_diff
+from tests.support.access import AccessRepo
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 EARLY = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AccessRepo
-from fake_oidc import serve_oidc
-from fake_tailscale import READ, WRITE, FakeTailscale, make_jwt, serve
 from reconciler.core.config import AwsSecret, Config
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import OAuthClient, Secret
 from reconciler.errors import CredentialError
 from reconciler.http import HttpClient
-from tailscale_repo import (
+from tests.support.access import AccessRepo
+from tests.support.fake_oidc import serve_oidc
+from tests.support.fake_tailscale import READ, WRITE, FakeTailscale, make_jwt, serve
+from tests.support.tailscale_repo import (
     ALICE,
     API_KEY,
     AT,

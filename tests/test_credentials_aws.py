@@ -10,9 +10,18 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from conftest import AccessRepo
-from fake_tailscale import READ, FakeTailscale, serve
-from tailscale_repo import ALICE, API_KEY, AT, CLIENT_ID, CLIENT_SECRET, assert_hidden, rendered, use_tailscale
+from tests.support.access import AccessRepo
+from tests.support.fake_tailscale import READ, FakeTailscale, serve
+from tests.support.tailscale_repo import (
+    ALICE,
+    API_KEY,
+    AT,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    assert_hidden,
+    rendered,
+    use_tailscale,
+)
 
 REGION = "eu-west-1"
 _names = itertools.count()

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import AccessRepo
-from fake_tailscale import READ, WRITE, FakeTailscale
-from tailscale_repo import (
+from tests.support.access import AccessRepo
+from tests.support.fake_tailscale import READ, WRITE, FakeTailscale
+from tests.support.tailscale_repo import (
     API_KEY,
     CLIENT_ID,
     CLIENT_SECRET,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AccessRepo
-from fake_github import FakeGitHub, serve
 from reconciler.credentials.tokens import Secret
 from reconciler.errors import GitHubError
 from reconciler.github.actions import annotation, event_head_sha
 from reconciler.github.api import GitHub
 from reconciler.text.comment import MARKER, code_block
+from tests.support.access import AccessRepo
+from tests.support.fake_github import FakeGitHub, serve
 
 TOKEN = "ghs_" + "s3cret" * 6
 ALICE = """\

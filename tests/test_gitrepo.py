@@ -10,11 +10,11 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from conftest import AccessRepo
-from gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, make_shallow
 from reconciler.core.durations import format_time
 from reconciler.core.grants import Grant
 from reconciler.git.history import CLOCK_SKEW, merge_times
+from tests.support.access import AccessRepo
+from tests.support.gitutil import ALICE, BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, make_shallow
 
 G = "policy/grants"
 NOW = at(1000)

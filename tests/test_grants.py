@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AccessRepo
 from reconciler.core.grants import Grant, State, evaluate
 from reconciler.repo.config import load_config
 from reconciler.repo.grants import load_grants
 from reconciler.repo.workspace import open_workspace
+from tests.support.access import AccessRepo
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 VALID = """\

@@ -15,7 +15,7 @@ from reconciler.core import linediff
 from reconciler.core.config import Target
 from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.render import render
-from test_render import CORPUS_FILES, NOW, _with_target_group
+from tests.support.policies import CORPUS_FILES, NOW, with_target_group
 
 _HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@\n")
 
@@ -91,7 +91,7 @@ def test_opcodes_cover_both_texts_in_order() -> None:
 @pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real policies is not present")
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_a_grant_and_a_revocation_diff_as_difflib_diffs_them(path: Path) -> None:
-    base, group = _with_target_group(path.read_bytes())
+    base, group = with_target_group(path.read_bytes())
     targets = {"t": Target("t", group, timedelta(hours=8))}
 
     def rendered(*users: str) -> list[str]:

@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import BASE_POLICY
 from reconciler import hujson
 from reconciler.core.config import Safety, Target
 from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.plan import make_plan, member_notes
 from reconciler.core.render import render, split_header
 from reconciler.errors import UnsafePlan
+from tests.support.access import BASE_POLICY
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TARGETS = {"prod": Target("prod", "group:prod", timedelta(hours=8)),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_POLICY
 from reconciler import hujson
 from reconciler.backends.file import FileBackend
 from reconciler.core import policycache
@@ -17,7 +16,8 @@ from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.policycheck import check_policy
 from reconciler.core.render import render
 from reconciler.reconcile import reconcile
-from test_render import CORPUS_FILES, NOW, TARGETS, _with_target_group, active
+from tests.support.access import BASE_POLICY
+from tests.support.policies import CORPUS_FILES, NOW, TARGETS, active, with_target_group
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +78,7 @@ def test_only_the_last_few_texts_are_kept(parses: list[bytes]) -> None:
 @pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real policies is not present")
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_the_tree_render_hands_over_is_the_tree_a_parse_of_its_text_gives(path: Path) -> None:
-    base, group = _with_target_group(path.read_bytes())
+    base, group = with_target_group(path.read_bytes())
     targets = {"t": Target("t", group, timedelta(hours=8))}
     statuses = [GrantStatus(Grant(path=f"policy/grants/t/{u}.yaml", user=f"{u}@example.com", target="t",
                                   reason="r", expires=NOW + timedelta(hours=1)),

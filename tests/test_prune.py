@@ -7,14 +7,14 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from conftest import AccessRepo
-from gitutil import BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, publish
 from reconciler.core.durations import format_time
 from reconciler.errors import GitError
 from reconciler.git.history import merge_times
 from reconciler.git.prune import commit_prune, select
 from reconciler.repo.config import load_config
 from reconciler.repo.workspace import open_workspace
+from tests.support.access import AccessRepo
+from tests.support.gitutil import BOB, CAROL, GITHUB, RepoBuilder, at, files_under, grant_yaml, publish
 
 AT = format_time(at(10))
 G = "policy/grants"

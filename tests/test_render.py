@@ -1,27 +1,16 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from conftest import BASE_POLICY, CORPUS
 from reconciler import hujson
 from reconciler.core.config import Target
 from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.render import HEADER_PREFIX, body_digest, render, split_header
 from reconciler.errors import PolicyError
-
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-TARGETS = {
-    "prod": Target("prod", "group:prod", timedelta(hours=8)),
-    "staging": Target("staging", "group:staging", timedelta(days=7)),
-}
-
-
-def active(user: str, target: str = "prod", name: str | None = None, hours: int = 2) -> GrantStatus:
-    grant = Grant(path=f"policy/grants/{target}/{name or user.split('@')[0]}.yaml", user=user, target=target,
-                  reason="r", expires=NOW + timedelta(hours=hours))
-    return GrantStatus(grant, State.ACTIVE, NOW, NOW + timedelta(hours=hours))
+from tests.support.access import BASE_POLICY
+from tests.support.policies import CORPUS_FILES, NOW, TARGETS, active, with_target_group
 
 
 def body(text: bytes) -> bytes:
@@ -115,29 +104,10 @@ def test_base_policy_errors(base: bytes, expected: str) -> None:
     assert expected in str(info.value)
 
 
-CORPUS_FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.suffix in (".json", ".hujson"))
-
-
-def _with_target_group(text: bytes) -> tuple[bytes, str]:
-    """The corpus policy as a base with a target group: its first group, or a synthetic one added."""
-    value = hujson.parse(text)
-    data = value.to_python()
-    groups = data.get("groups") if isinstance(data, dict) else None
-    if isinstance(groups, dict):
-        for name, members in groups.items():
-            plain = isinstance(members, list) and all(isinstance(m, str) for m in members)
-            if plain and name.startswith("group:") and all(c.isalnum() or c in "._-:" for c in name):
-                return text, name
-        value.patch(b'[{"op": "add", "path": "/groups/group:tailjit-synthetic", "value": []}]')
-    else:
-        value.patch(b'[{"op": "add", "path": "/groups", "value": {"group:tailjit-synthetic": []}}]')
-    return value.pack(), "group:tailjit-synthetic"
-
-
 @pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real policies is not present")
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_corpus_policies_keep_every_byte_outside_the_target_group(path) -> None:  # type: ignore[no-untyped-def]
-    base, group = _with_target_group(path.read_bytes())
+    base, group = with_target_group(path.read_bytes())
     targets = {"t": Target("t", group, timedelta(hours=8))}
     grant = Grant(path="policy/grants/t/zed.yaml", user="zed@example.com", target="t", reason="r",
                   expires=NOW + timedelta(hours=1))

@@ -9,11 +9,11 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from conftest import CONFIG, AccessRepo
-from gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, publish, set_identity
 from reconciler.git.remote import compare_url, extra_headers
 from reconciler.repo import yamlfile
 from reconciler.repo.grants import parse_grant
+from tests.support.access import CONFIG, AccessRepo
+from tests.support.gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, publish, set_identity
 
 IDENTITIES = "identities:\n  alice@corp.example: alice@example.com\n"
 TODAY = datetime.now(UTC).date().isoformat()

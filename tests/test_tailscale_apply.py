@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import AccessRepo
-from fake_tailscale import FakeTailscale
 from reconciler import hujson
-from tailscale_repo import ALICE, API_KEY, AT, assert_hidden, fake_tailnet
+from tests.support.access import AccessRepo
+from tests.support.fake_tailscale import FakeTailscale
+from tests.support.tailscale_repo import ALICE, API_KEY, AT, assert_hidden, fake_tailnet
 
 ACL = "/api/v2/tailnet/-/acl"
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from fake_tailscale import READ, FakeTailscale, serve
 from reconciler.backends.base import PreconditionFailed, Validation
 from reconciler.backends.tailscale import TailscaleBackend, validation_of
 from reconciler.credentials.tokens import ApiKey, Credential, OAuthClient, Secret
 from reconciler.errors import BackendError, CredentialError
 from reconciler.http import HttpClient, RetryPolicy, retry_after
-from tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET
+from tests.support.fake_tailscale import READ, FakeTailscale, serve
+from tests.support.tailscale_repo import API_KEY, CLIENT_ID, CLIENT_SECRET
 
 POLICY = b"""// live
 {

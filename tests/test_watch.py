@@ -20,9 +20,6 @@ import pygit2
 import pytest
 import yaml
 
-from conftest import BASE_POLICY, CONFIG, AccessRepo
-from fake_tailscale import FakeTailscale
-from gitutil import RepoBuilder, clone, isolated_git_config
 from reconciler import hujson
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
@@ -33,7 +30,10 @@ from reconciler.errors import GitError
 from reconciler.git.remote import fast_forward
 from reconciler.repo.workspace import open_workspace
 from reconciler.watch import DEFAULT_INTERVAL, LOCK_NAME, MARGIN, Cycle, Watcher, next_wake, state_dir, write_lock
-from tailscale_repo import API_KEY, TAILJIT_ENV, fake_tailnet
+from tests.support.access import BASE_POLICY, CONFIG, AccessRepo
+from tests.support.fake_tailscale import FakeTailscale
+from tests.support.gitutil import RepoBuilder, clone, isolated_git_config
+from tests.support.tailscale_repo import API_KEY, TAILJIT_ENV, fake_tailnet
 
 #: The brief's bound: an expired grant is out of the tailnet this long after its expiry, at most.
 LATE = 2.0

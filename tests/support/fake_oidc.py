@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fake_tailscale import make_jwt
+from tests.support.fake_tailscale import make_jwt
 
 SUBJECT = "repo:acme/access:ref:refs/heads/main"
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from fake_tailscale import FULL, READ, serve
+    from tests.support.fake_tailscale import FULL, READ, serve
 
     with serve(policy=b"{...}") as fake:          # a FakeTailscale, listening on fake.url
         fake.add_api_key("tskey-api-test")         # scopes: FULL unless given
@@ -47,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fake_validation import validate
+from tests.support.fake_validation import validate
 
 READ = "policy_file:read"
 WRITE = "policy_file"

@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import AccessRepo
-from fake_tailscale import FakeTailscale, serve
 from reconciler.core.durations import parse_time
 from reconciler.repo.workspace import open_workspace
+from tests.support.access import AccessRepo
+from tests.support.fake_tailscale import FakeTailscale, serve
 
 AT = "2026-11-24T12:00:00Z"
 ALICE = """\

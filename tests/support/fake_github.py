@@ -2,7 +2,7 @@
 
 Usage::
 
-    from fake_github import serve
+    from tests.support.fake_github import serve
 
     with serve(token="ghs-test") as fake:              # a FakeGitHub, listening on fake.url
         fake.add_comment(7, "hi", login="dana")          # a person's comment on pull request #7

@@ -1,0 +1,1 @@
+"""Test helpers: fake APIs on loopback, git repositories, an access repository on disk."""
