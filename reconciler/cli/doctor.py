@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import click
 
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend, LivePolicy
 from reconciler.backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
+from reconciler.cli.app import App
 from reconciler.core.config import Config
 from reconciler.errors import CredentialError, TailjitError
 from reconciler.repo.config import load_config
@@ -44,17 +44,17 @@ class Checks:
 
 
 @click.command()
-@click.pass_context
-def doctor(ctx: click.Context) -> int:
+@click.pass_obj
+def doctor(app: App) -> int:
     """Check the connection to the tailnet: credential, tailnet, read and validate. Writes nothing.
 
     Shows which credential source was found (never its value), the tailnet
     and the API base URL, then reads the live policy and asks the tailnet to
     validate it. Exits 1 when a check fails.
     """
-    config_path: Path = ctx.obj.config_path
+    config_path = app.config_path
     config = load_config(config_path)
-    spec: str = ctx.obj.backend_spec or config.backend
+    spec = app.backend_spec or config.backend
     checks = Checks()
     click.echo(f"tailjit doctor: {config_path}")
     checks.info("backend", spec)

@@ -1,7 +1,7 @@
 """The git side of the command line: ``request``, ``prune``, ``audit`` and ``codeowners``.
 
-Wiring only, like cli.py (which registers these commands): the work is done
-in request.py, prune.py, audit.py and codeowners.py.
+Wiring only (`reconciler.cli.main` registers these commands): the work is done in
+`reconciler.git` (request, prune, audit) and `reconciler.github.codeowners`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION, Duration, Time
 from reconciler.core.durations import format_time
 from reconciler.git import audit as audit_history
@@ -25,9 +26,6 @@ from reconciler.github import actions
 from reconciler.github import codeowners as owners_file
 from reconciler.repo.config import load_config
 from reconciler.text.report import format_table
-
-if TYPE_CHECKING:
-    from reconciler.cli.main import App
 
 
 def _date_or_time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from reconciler.core.durations import parse_duration, parse_time
+from reconciler.watch import MIN_INTERVAL
 
 
 class Time(click.ParamType[datetime, Any]):
@@ -41,3 +42,15 @@ class Duration(click.ParamType[tuple[timedelta, str], Any]):
 AT_OPTION = click.option("--at", "at", type=Time(), default=None,
                          help="Evaluate grants at this time instead of now (ISO 8601 with a zone, "
                               "e.g. 2026-11-25T09:00:00Z).")
+
+
+def interval_option(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        interval = parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    if interval < MIN_INTERVAL:
+        raise click.BadParameter("must be at least 1s")
+    return interval
