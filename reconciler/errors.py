@@ -20,6 +20,10 @@ class TailjitError(Exception):
         return self.message
 
 
+class UsageError(TailjitError):
+    """The command line or the environment asks for something that cannot work (exit 2, as click's own)."""
+
+
 class LocatedError(TailjitError):
     """An error in a file: shown as ``path:line: message`` (or ``path: message`` without a line)."""
 

@@ -6,20 +6,18 @@ from pathlib import Path
 
 from reconciler.backends.base import Backend
 from reconciler.backends.file import FileBackend
-from reconciler.core.config import Config
+from reconciler.core.config import Config, backend_problem
 from reconciler.errors import ConfigError
 
 
 def open_backend(spec: str, config: Config) -> Backend:
     """``file:PATH`` (relative to the repository root) or ``tailscale``."""
+    problem = backend_problem(spec)
+    if problem is not None:
+        raise ConfigError(problem)
     if spec.startswith("file:"):
-        raw = spec.removeprefix("file:")
-        if not raw:
-            raise ConfigError("backend 'file:' needs a path, e.g. file:.tailjit/tailnet.hujson")
-        path = Path(raw)
+        path = Path(spec.removeprefix("file:"))
         return FileBackend(path if path.is_absolute() else config.root / path, name=spec)
-    if spec == "tailscale":
-        from reconciler.backends.tailscale import TailscaleBackend
+    from reconciler.backends.tailscale import TailscaleBackend
 
-        return TailscaleBackend.from_config(config)
-    raise ConfigError(f"unknown backend {spec!r}: use 'tailscale' or 'file:PATH'")
+    return TailscaleBackend.from_config(config)

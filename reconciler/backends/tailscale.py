@@ -20,10 +20,10 @@ from urllib.parse import quote
 import httpx
 
 from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
-from reconciler.core.config import Config
+from reconciler.core.config import Config, base_url_problem
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
-from reconciler.errors import BackendError, ConfigError, CredentialError
+from reconciler.errors import BackendError, ConfigError, CredentialError, UsageError
 from reconciler.http import HttpClient, RetryPolicy, api_message
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
@@ -52,6 +52,12 @@ class TailscaleBackend(Backend):
         """
         env = os.environ if env is None else env
         base_url = env.get("TS_BASE_URL") or config.base_url or DEFAULT_BASE_URL
+        problem = base_url_problem(base_url)
+        if problem is not None and env.get("TS_BASE_URL"):
+            raise UsageError(f"TS_BASE_URL: {problem}", hint="set TS_BASE_URL to a URL such as "
+                                                              f"{DEFAULT_BASE_URL}, or unset it")
+        if problem is not None:
+            raise ConfigError(f"'base_url': {problem}", path=str(config.path))
         tailnet = env.get("TS_TAILNET") or config.tailnet or "-"
         defaults = RetryPolicy()
         policy = RetryPolicy(retries=int(_number(env, "TAILJIT_HTTP_RETRIES", defaults.retries, whole=True)),

@@ -17,7 +17,7 @@ from reconciler.backends.base import Backend, LivePolicy
 from reconciler.backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
 from reconciler.cli.app import App
 from reconciler.core.config import Config
-from reconciler.errors import CredentialError, TailjitError
+from reconciler.errors import CredentialError, TailjitError, UsageError
 from reconciler.repo.config import load_config
 
 #: Scopes with which a token may write the policy file.
@@ -51,6 +51,11 @@ def doctor(app: App) -> int:
     Shows which credential source was found (never its value), the tailnet
     and the API base URL, then reads the live policy and asks the tailnet to
     validate it. Exits 1 when a check fails.
+
+    \b
+    Examples:
+      tailjit doctor
+      tailjit --backend tailscale doctor
     """
     config_path = app.config_path
     config = load_config(config_path)
@@ -62,6 +67,8 @@ def doctor(app: App) -> int:
         _settings(checks, config, os.environ)
     try:
         backend = open_backend(spec, config)
+    except UsageError:
+        raise
     except TailjitError as e:
         checks.fail("credential", e)
         return _verdict(checks)

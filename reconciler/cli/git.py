@@ -52,6 +52,10 @@ def request_command(app: App, target: str, duration: tuple[timedelta, str], reas
     """Ask for access: a grant file on a new branch access/<target>/<user>-<date>, committed.
 
     Merging its pull request is the approval; the duration starts at the merge.
+
+    \b
+    Example:
+      tailjit request --target prod --for 4h --reason "Investigate INC-1234" --push
     """
     config = load_config(app.config_path)
     made = request_access(config, target=target, duration=duration[0], duration_text=duration[1], reason=reason,
@@ -83,7 +87,13 @@ def request_command(app: App, target: str, duration: tuple[timedelta, str], reas
               help="Commit and push to origin; if origin moved meanwhile, redo the commit on its new tip and retry.")
 @click.pass_obj
 def prune_command(app: App, at: datetime | None, make_commit: bool, push: bool) -> int:
-    """Delete expired grant files (never active, pending, invalid or unknown ones)."""
+    """Delete expired grant files (never active, pending, invalid or unknown ones).
+
+    \b
+    Examples:
+      tailjit prune
+      tailjit prune --commit --push
+    """
     now = at or datetime.now(UTC)
     ws = app.workspace()
     chosen = select(ws.config, ws.statuses(now))
@@ -131,7 +141,13 @@ AUDIT_COLUMNS = (("merged_at", "MERGED"), ("user", "USER"), ("target", "TARGET")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 def audit_command(app: App, since: datetime | None, fmt: str) -> int:
-    """Access history from git: who asked, who merged (approved), active from/to, removed when and how."""
+    """Access history from git: who asked, who merged (approved), active from/to, removed when and how.
+
+    \b
+    Examples:
+      tailjit audit --since 2026-11-01
+      tailjit audit --format csv > access.csv
+    """
     config = load_config(app.config_path)
     records = audit_history.history(config)
     if since is not None:
@@ -181,6 +197,11 @@ def codeowners_command(app: App, check: bool, write_file: bool) -> int:
 
     With "Require review from Code Owners" in the default branch's protection,
     GitHub then enforces who may approve access to which target.
+
+    \b
+    Examples:
+      tailjit codeowners --check
+      tailjit codeowners --write
     """
     config = load_config(app.config_path)
     text = owners_file.render(config)

@@ -21,9 +21,10 @@ from reconciler import __version__
 from reconciler.cli.app import App
 from reconciler.cli.doctor import doctor
 from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
+from reconciler.cli.options import backend_option
 from reconciler.cli.output import report_error
 from reconciler.cli.reconcile import apply, plan, render, status, validate
-from reconciler.errors import TailjitError
+from reconciler.errors import TailjitError, UsageError
 from reconciler.repo.config import DEFAULT_CONFIG
 
 #: The cyclic garbage collector's first-generation threshold while a command runs (the default is 700).
@@ -36,7 +37,7 @@ GC_THRESHOLD = 50_000
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
               show_default=True, help="The access repository's tailjit.yaml; its parent's parent is the root.")
-@click.option("--backend", "backend_spec", metavar="SPEC", default=None,
+@click.option("--backend", "backend_spec", metavar="SPEC", default=None, callback=backend_option,
               help="Where the live policy is: 'tailscale' (the API) or 'file:PATH' (a local file standing "
                    "in for the tailnet). Overrides the config's 'backend'.")
 @click.version_option(__version__, prog_name="tailjit")
@@ -100,6 +101,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except (click.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
         return 130
+    except UsageError as e:
+        report_error(e)
+        return 2
     except TailjitError as e:
         report_error(e)
         return 1

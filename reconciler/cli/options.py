@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from reconciler.core.config import backend_problem
 from reconciler.core.durations import parse_duration, parse_time
 from reconciler.watch import MIN_INTERVAL
 
@@ -54,3 +55,26 @@ def interval_option(ctx: click.Context, param: click.Parameter, value: str | Non
     if interval < MIN_INTERVAL:
         raise click.BadParameter("must be at least 1s")
     return interval
+
+
+def backend_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--backend``: 'tailscale' or 'file:PATH'; anything else is a usage error."""
+    problem = None if value is None else backend_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
+class PositiveInt(click.ParamType[int, Any]):
+    """A whole number of at least 1 (a pull request's number), without click's ``[x>=1]`` in the help."""
+
+    name = "NUMBER"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if number < 1:
+            self.fail(f"{value!r} is not a pull request number (1 or more)", param, ctx)
+        return number

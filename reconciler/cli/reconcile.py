@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.app import App
-from reconciler.cli.options import AT_OPTION, interval_option
+from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import make_plan
@@ -49,6 +49,11 @@ def validate(app: App, at: datetime | None) -> int:
 
     Every problem is printed as path:line: message (and as a GitHub annotation
     inside Actions). Exits 1 when there is any: use it as the pull-request check.
+
+    \b
+    Examples:
+      tailjit validate
+      tailjit validate --at 2026-11-25T09:00:00Z
     """
     now = app.now(at)
     ws = app.workspace()
@@ -72,7 +77,12 @@ def validate(app: App, at: datetime | None) -> int:
 @AT_OPTION
 @click.pass_obj
 def render(app: App, at: datetime | None) -> int:
-    """Print the desired policy: the base policy plus the grants active now."""
+    """Print the desired policy: the base policy plus the grants active now.
+
+    \b
+    Example:
+      tailjit render > desired.hujson
+    """
     now = app.now(at)
     ws = app.workspace()
     _warn_problems(ws, now)
@@ -86,12 +96,18 @@ def render(app: App, at: datetime | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (with an RFC 6902 patch).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when there are none (as terraform plan does).")
-@click.option("--pr", "pr", type=click.IntRange(min=1), default=None, metavar="NUMBER",
+@click.option("--pr", "pr", type=PositiveInt(), default=None, metavar="NUMBER",
               help="Also post the plan as the sticky comment on this pull request (created once, then "
                    "updated), with GITHUB_TOKEN, GITHUB_REPOSITORY and GITHUB_API_URL from the environment.")
 @click.pass_obj
 def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, pr: int | None) -> int:
-    """Show what apply would change in the tailnet: grants, revocations, drift, other edits. Writes nothing."""
+    """Show what apply would change in the tailnet: grants, revocations, drift, other edits. Writes nothing.
+
+    \b
+    Examples:
+      tailjit plan
+      tailjit plan --detailed-exitcode --pr 42
+    """
     now = app.now(at)
     ws = app.workspace()
     problems = _warn_problems(ws, now)
@@ -138,6 +154,11 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     somebody wrote in between, tailjit reads again and re-plans. Invalid grant
     files are reported and grant nothing, but never stop revocation; the run
     then exits 1 so that it shows red.
+
+    \b
+    Examples:
+      tailjit apply --dry-run
+      tailjit apply --watch --pull --interval 5m
     """
     if (interval is not None or pull) and not watch:
         raise click.UsageError("--interval and --pull go with --watch")
@@ -182,7 +203,13 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def status(app: App, at: datetime | None, as_json: bool) -> int:
-    """List grants: active, pending, expired (and invalid), with the time left."""
+    """List grants: active, pending, expired (and invalid), with the time left.
+
+    \b
+    Examples:
+      tailjit status
+      tailjit status --json | jq '.grants[] | select(.state == "active")'
+    """
     now = app.now(at)
     ws = app.workspace()
     for error in ws.errors:

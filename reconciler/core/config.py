@@ -17,6 +17,27 @@ GROUP_NAME = re.compile(r"group:[A-Za-z0-9][A-Za-z0-9._-]{0,126}")
 MAX_DURATION_CEILING = timedelta(days=90)
 
 
+def backend_problem(spec: str) -> str | None:
+    """Why ``spec`` names no backend (None when it is ``tailscale`` or ``file:PATH``)."""
+    if spec == "tailscale" or (spec.startswith("file:") and spec != "file:"):
+        return None
+    if spec == "file:":
+        return "backend 'file:' needs a path, e.g. file:.tailjit/tailnet.hujson"
+    return f"unknown backend {spec!r}: use 'tailscale' or 'file:PATH'"
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the API's base URL (None when it is an http(s) URL with a host)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return f"{url!r} has no scheme: write https://{url.lstrip('/')}"
+    if scheme.lower() not in ("http", "https"):
+        return f"{url!r} is not an http(s) URL"
+    if not rest.split("/", 1)[0]:
+        return f"{url!r} names no host"
+    return None
+
+
 @dataclass(frozen=True)
 class Target:
     """A Tailscale group whose members may be granted temporarily."""

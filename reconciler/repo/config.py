@@ -6,6 +6,7 @@ config file's parent's parent (``<root>/policy/tailjit.yaml``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.core.config import (
@@ -16,6 +17,8 @@ from reconciler.core.config import (
     Config,
     Safety,
     Target,
+    backend_problem,
+    base_url_problem,
 )
 from reconciler.core.durations import parse_duration
 from reconciler.errors import ConfigError
@@ -56,8 +59,8 @@ def load_config(path: Path) -> Config:
         grants_dir=root / reader.str_(doc, "grants", "policy/grants"),
         targets=targets,
         tailnet=reader.str_(doc, "tailnet", "-"),
-        backend=reader.str_(doc, "backend", "tailscale"),
-        base_url=reader.opt_str(doc, "base_url"),
+        backend=reader.checked(doc, "backend", backend_problem) or "tailscale",
+        base_url=reader.checked(doc, "base_url", base_url_problem),
         audience=reader.opt_str(doc, "audience"),
         aws_secret=reader.aws_secret(doc),
         identities=reader.identities(doc),
@@ -86,6 +89,14 @@ class _Reader:
         if not isinstance(value, YScalar):
             raise self.error(f"{key!r} must be a string", node.line_of(key))
         return value.value
+
+    def checked(self, node: YMap, key: str, problem: Callable[[str], str | None]) -> str | None:
+        """The string at ``key`` (None when absent), refused at its line when ``problem`` finds one."""
+        value = self.opt_str(node, key)
+        found = None if value is None else problem(value)
+        if found is not None:
+            raise self.error(f"{key!r}: {found}", _value_line(node, key))
+        return value
 
     def str_(self, node: YMap, key: str, default: str) -> str:
         value = self.opt_str(node, key)
@@ -198,3 +209,9 @@ class _Reader:
         if value < 0:
             raise self.error(f"{key!r} must not be negative", node.line_of(key))
         return value
+
+
+def _value_line(node: YMap, key: str) -> int:
+    """The line of ``key``'s value (a value may sit on the line after its key)."""
+    value = node.get(key)
+    return value.line if isinstance(value, YScalar | YList | YMap) else node.line_of(key)
