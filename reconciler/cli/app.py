@@ -10,6 +10,7 @@ from pathlib import Path
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
 from reconciler.git.history import merge_times
+from reconciler.repo.config import find_config
 from reconciler.repo.workspace import Workspace, open_workspace
 
 
@@ -21,10 +22,16 @@ def system_clock() -> datetime:
 class App:
     """What the global options chose; commands ask it for the workspace and the backend."""
 
-    config_path: Path
+    #: ``--config`` as given; None: found upward from the current folder (`config_path`)
+    config_option: Path | None
     backend_spec: str | None
     #: where "now" comes from when a command is not given ``--at``; tests pass a fixed one
     clock: Callable[[], datetime] = field(default=system_clock)
+
+    @property
+    def config_path(self) -> Path:
+        """``--config``, or the ``policy/tailjit.yaml`` of the access repository the current folder is in."""
+        return self.config_option if self.config_option is not None else find_config(Path.cwd())
 
     def now(self, at: datetime | None = None) -> datetime:
         return at if at is not None else self.clock()

@@ -35,14 +35,15 @@ GC_THRESHOLD = 50_000
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
-              show_default=True, help="The access repository's tailjit.yaml; its parent's parent is the root.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help=f"The access repository's tailjit.yaml; its parent's parent is the root. Default: "
+                   f"{DEFAULT_CONFIG} in the current folder or the nearest folder above it that has one.")
 @click.option("--backend", "backend_spec", metavar="SPEC", default=None, callback=backend_option,
               help="Where the live policy is: 'tailscale' (the API) or 'file:PATH' (a local file standing "
                    "in for the tailnet). Overrides the config's 'backend'.")
 @click.version_option(__version__, prog_name="tailjit")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, backend_spec: str | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) -> None:
     """Just-in-time access to a Tailscale tailnet, as GitOps.
 
     Grant files under policy/grants/<target>/ add a user to a target's group

@@ -1,4 +1,4 @@
-"""``policy/tailjit.yaml`` → `Config`.
+"""``policy/tailjit.yaml`` → `Config`, and finding it the way git finds ``.git``.
 
 Paths inside the config are relative to the repository root, which is the
 config file's parent's parent (``<root>/policy/tailjit.yaml``).
@@ -26,10 +26,30 @@ from reconciler.repo import yamlfile
 from reconciler.repo.yamlfile import YList, YMap, YScalar
 
 DEFAULT_CONFIG = Path("policy/tailjit.yaml")
+_DISCOVERY_HINT = "run tailjit inside an access repository, pass --config PATH, or create one with: tailjit init"
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
              "targets", "identities", "safety", "owners"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers"}
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
+
+
+def find_config(start: Path) -> Path:
+    """The ``policy/tailjit.yaml`` of the access repository ``start`` is in: in ``start`` or the nearest folder
+    above it that has one, never past the top of a git repository (as git finds ``.git``).
+
+    Found in the current folder, the path is relative (``policy/tailjit.yaml``, as messages have always shown
+    it); found elsewhere, it is absolute. Raises `ConfigError` naming where the search began and ended.
+    """
+    here = start.absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_CONFIG
+        if candidate.is_file():
+            return DEFAULT_CONFIG if folder == Path.cwd() else candidate
+        if (folder / ".git").exists():
+            where = (f"{here}, the top of its git repository" if folder == here
+                     else f"{here} or any folder above it up to the top of its git repository, {folder}")
+            raise ConfigError(f"no {DEFAULT_CONFIG} in {where}", hint=_DISCOVERY_HINT)
+    raise ConfigError(f"no {DEFAULT_CONFIG} in {here} or any folder above it", hint=_DISCOVERY_HINT)
 
 
 def load_config(path: Path) -> Config:
@@ -38,8 +58,8 @@ def load_config(path: Path) -> Config:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{shown}: no such file",
-                          hint="run tailjit from the repository root, or pass --config PATH") from None
+        resolved = "" if path.is_absolute() else f" (resolved to {path.absolute()})"
+        raise ConfigError(f"{shown}: no such file{resolved}", hint=_DISCOVERY_HINT) from None
     except OSError as e:
         raise ConfigError(f"cannot read {shown}: {e.strerror}") from None
     try:

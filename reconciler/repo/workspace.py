@@ -76,8 +76,8 @@ def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None)
     try:
         base = config.policy_path.read_bytes()
     except FileNotFoundError:
-        raise PolicyError("the base policy file does not exist", path=base_path,
-                          hint="set 'policy' in tailjit.yaml, or create the file") from None
+        raise PolicyError(f"the base policy file does not exist (repository root {config.root})", path=base_path,
+                          hint=f"set 'policy' in {config.relative(config.path)}, or create the file") from None
     except OSError as e:
         raise PolicyError(f"cannot read: {e.strerror}", path=base_path) from None
     loaded = load_grants(config)
