@@ -16,7 +16,7 @@ import click
 
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION, Duration, Time
-from reconciler.core.durations import format_time
+from reconciler.core.durations import format_duration, format_time
 from reconciler.git import audit as audit_history
 from reconciler.git.history import open_repository
 from reconciler.git.prune import commit_prune, delete_files, select
@@ -39,15 +39,16 @@ def _date_or_time_option(ctx: click.Context, param: click.Parameter, value: str 
 
 @click.command("request")
 @click.option("--target", required=True, help="The target to get access to (a name under 'targets' in tailjit.yaml).")
-@click.option("--for", "duration", required=True, type=Duration(),
-              help="How long, counted from the merge: 30m, 4h, 1d12h (at most the target's max_duration).")
+@click.option("--for", "duration", default=None, type=Duration(),
+              help="How long, counted from the merge: 30m, 4h, 1d12h (at most the target's max_duration). "
+                   "Default: the target's default_duration.")
 @click.option("--reason", required=True, help="Why access is needed; reviewers read this.")
 @click.option("--user", default=None,
               help="The Tailscale login to grant. Default: your git email, mapped through 'identities'.")
 @click.option("--ticket", default=None, help="An incident or ticket reference, e.g. INC-1234.")
 @click.option("--push", is_flag=True, help="Push the branch to origin and print where to open the pull request.")
 @click.pass_obj
-def request_command(app: App, target: str, duration: tuple[timedelta, str], reason: str, user: str | None,
+def request_command(app: App, target: str, duration: tuple[timedelta, str] | None, reason: str, user: str | None,
                     ticket: str | None, push: bool) -> int:
     """Ask for access: a grant file on a new branch access/<target>/<user>-<date>, committed.
 
@@ -58,6 +59,12 @@ def request_command(app: App, target: str, duration: tuple[timedelta, str], reas
       tailjit request --target prod --for 4h --reason "Investigate INC-1234" --push
     """
     config = load_config(app.config_path)
+    if duration is None:
+        default = config.targets[target].default_duration if target in config.targets else None
+        if default is None:
+            raise click.UsageError(f"--for is needed: target {target!r} has no default_duration in "
+                                   f"{config.relative(config.path)}")
+        duration = (default, format_duration(default))
     made = request_access(config, target=target, duration=duration[0], duration_text=duration[1], reason=reason,
                           user=user, ticket=ticket, now=datetime.now(UTC))
     click.echo(f"Switched to a new branch {made.branch}: {made.grant.path} grants {made.grant.user} "

@@ -57,7 +57,7 @@ def validate(app: App, at: datetime | None) -> int:
     """
     now = app.now(at)
     ws = app.workspace()
-    problems = ws.problems(now)
+    problems = ws.problems(now) + ws.request_problems()
     rendered = ws.render(now)
     rendered_errors = check_policy(rendered)
     for error in problems:

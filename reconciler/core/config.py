@@ -15,6 +15,41 @@ TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 GROUP_NAME = re.compile(r"group:[A-Za-z0-9][A-Za-z0-9._-]{0,126}")
 #: A grant may never last longer than this, whatever a target says.
 MAX_DURATION_CEILING = timedelta(days=90)
+#: A GitHub user (@name), team (@org/team) or an email address of a GitHub account, as CODEOWNERS writes them.
+OWNER = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?"
+                   r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+#: A GitHub login: letters, digits and single hyphens, at most 39 characters.
+GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+#: The prefix of an ``identities`` key naming a GitHub login (``github:alice-gh``).
+GITHUB_PREFIX = "github:"
+#: A requester pattern that is not a login: every login of one domain (``*@example.com``).
+DOMAIN_PATTERN = re.compile(r"\*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
+
+
+def login_matches(patterns: tuple[str, ...], login: str) -> bool:
+    """Whether ``login`` is one of ``patterns`` (logins, or ``*@domain`` for a whole domain); case-insensitive."""
+    lowered = login.lower()
+    for pattern in patterns:
+        wanted = pattern.lower()
+        if wanted.startswith("*@") and lowered.endswith(wanted[1:]) and lowered.count("@") == 1:
+            return True
+        if wanted == lowered:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class BreakGlass:
+    """A target's emergency access: an ``allowed`` user may be granted with no approval, for a shorter while.
+
+    The pull request needs the ``break-glass`` label and the grant file ``break_glass: true``; a review
+    issue is opened after the fact.
+    """
+
+    max_duration: timedelta
+    #: Tailscale logins or ``*@domain`` patterns, matched against the grant's user
+    allowed: tuple[str, ...]
 
 
 def backend_problem(spec: str) -> str | None:
@@ -47,6 +82,26 @@ class Target:
     max_duration: timedelta
     label: str = ""
     approvers: tuple[str, ...] = ()
+    #: distinct approving reviewers a pull request granting this target needs (`tailjit approvals`)
+    approvals: int = 1
+    #: who may be granted: Tailscale logins or ``*@domain`` patterns; empty means anyone
+    requesters: tuple[str, ...] = ()
+    #: a regular expression the grant's reason must match (searched, so anchor it to match the whole reason)
+    reason_pattern: re.Pattern[str] | None = None
+    #: the duration ``tailjit request`` asks for when ``--for`` is not given
+    default_duration: timedelta | None = None
+    break_glass: BreakGlass | None = None
+
+    def request_problems(self, user: str, reason: str) -> list[str]:
+        """What the target's request rules (``requesters``, ``reason_pattern``) say against a grant."""
+        found = []
+        if self.requesters and not login_matches(self.requesters, user):
+            found.append(f"{user} may not be granted {self.name!r}: its requesters are "
+                         f"{', '.join(self.requesters)}")
+        if self.reason_pattern is not None and self.reason_pattern.search(reason) is None:
+            found.append(f"the reason does not match target {self.name!r}'s reason_pattern "
+                         f"{self.reason_pattern.pattern!r}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -86,6 +141,11 @@ class Config:
     safety: Safety = field(default_factory=Safety)
     #: code owners of everything that is not a grant (base policy, config, workflows): see `codeowners`
     owners: tuple[str, ...] = ()
+
+    def github_identity(self, github_login: str) -> str | None:
+        """The Tailscale login that ``identities`` gives GitHub user ``github_login`` (``github:LOGIN`` keys)."""
+        wanted = (GITHUB_PREFIX + github_login).lower()
+        return next((v for k, v in self.identities.items() if k.lower() == wanted), None)
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the repository root, with forward slashes, for messages."""

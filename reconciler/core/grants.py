@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from reconciler.core.config import Target
+from reconciler.core.config import Target, login_matches
 from reconciler.core.durations import format_duration
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\.yaml")
@@ -38,6 +38,8 @@ class Grant:
     expires: datetime | None = None
     start: datetime | None = None
     line: int = 1
+    #: emergency access: granted with no approval when the target allows it (`Target.break_glass`)
+    break_glass: bool = False
 
     @property
     def name(self) -> str:
@@ -102,11 +104,28 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
         return GrantStatus(grant, State.INVALID, start, end,
                            f"lasts {format_duration(span)}, longer than target {target.name!r} allows "
                            f"({format_duration(target.max_duration)}); granting nothing")
+    if grant.break_glass:
+        problem = break_glass_problem(grant, target, span if start is not None or end > now else None)
+        if problem is not None:
+            return GrantStatus(grant, State.INVALID, start, end, problem + "; granting nothing")
     if start is not None and now < start:
         return GrantStatus(grant, State.PENDING, start, end)
     if now >= end:
         return GrantStatus(grant, State.EXPIRED, start, end)
     return GrantStatus(grant, State.ACTIVE, start, end)
+
+
+def break_glass_problem(grant: Grant, target: Target, span: timedelta | None) -> str | None:
+    """Why break-glass ``grant`` (lasting ``span``, when known) is not allowed on ``target``; None if it is."""
+    rule = target.break_glass
+    if rule is None:
+        return f"target {target.name!r} does not allow break glass (no 'break_glass' in tailjit.yaml)"
+    if not login_matches(rule.allowed, grant.user):
+        return f"{grant.user} may not use break glass on {target.name!r}: allowed are {', '.join(rule.allowed)}"
+    if span is not None and span > rule.max_duration:
+        return (f"break glass lasts at most {format_duration(rule.max_duration)} on {target.name!r}; this grant "
+                f"lasts {format_duration(span)}")
+    return None
 
 
 def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: datetime,

@@ -56,12 +56,16 @@ def request_access(config: Config, *, target: str, duration: timedelta, duration
         raise GrantError(f"{login!r} is not a Tailscale login", path=config.relative(config.grants_dir),
                          hint="pass --user LOGIN, or map your git email to your login under 'identities' "
                               "in tailjit.yaml")
-    limit = config.targets[target].max_duration
+    rules = config.targets[target]
+    limit = rules.max_duration
     head = repo.head.peel(pygit2.Commit)
     branch, rel = _free_names(repo, head.tree, config, prefix, target, login, now)
     if duration > limit:
         raise GrantError(f"duration {format_duration(duration)} is longer than target {target!r} allows "
                          f"({format_duration(limit)})", path=rel, hint=f"ask for at most {format_duration(limit)}")
+    refused = rules.request_problems(login, reason.strip())
+    if refused:
+        raise GrantError("; ".join(refused), path=rel, hint="see the target's rules in tailjit.yaml")
     refuse_staged_changes(repo, "the request commit would take them along")
     text = grant_text(login, target, duration_text, reason, ticket)
     grant = parse_grant(yamlfile.load(text.encode()), rel, target)

@@ -11,16 +11,12 @@ In CODEOWNERS the last matching line wins, so the catch-all comes first.
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 
-from reconciler.core.config import Config
+from reconciler.core.config import OWNER, Config
 from reconciler.errors import ConfigError
 
 CODEOWNERS = Path(".github/CODEOWNERS")
-#: A GitHub user (@name), team (@org/team) or an email address of a GitHub account.
-OWNER = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?"
-                   r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 def render(config: Config) -> str:

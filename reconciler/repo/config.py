@@ -6,21 +6,29 @@ config file's parent's parent (``<root>/policy/tailjit.yaml``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from reconciler.core.config import (
+    DOMAIN_PATTERN,
+    GITHUB_LOGIN,
+    GITHUB_PREFIX,
     GROUP_NAME,
     MAX_DURATION_CEILING,
+    OWNER,
     TARGET_NAME,
     AwsSecret,
+    BreakGlass,
     Config,
     Safety,
     Target,
     backend_problem,
     base_url_problem,
 )
-from reconciler.core.durations import parse_duration
+from reconciler.core.durations import format_duration, parse_duration
+from reconciler.core.grants import LOGIN
 from reconciler.errors import ConfigError
 from reconciler.repo import yamlfile
 from reconciler.repo.yamlfile import YList, YMap, YScalar
@@ -29,7 +37,13 @@ DEFAULT_CONFIG = Path("policy/tailjit.yaml")
 _DISCOVERY_HINT = "run tailjit inside an access repository, pass --config PATH, or create one with: tailjit init"
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
              "targets", "identities", "safety", "owners"}
-_TARGET_KEYS = {"group", "label", "max_duration", "approvers"}
+_TARGET_KEYS = {"group", "label", "max_duration", "approvers", "approvals", "requesters", "reason_pattern",
+                "default_duration", "break_glass"}
+_BREAK_GLASS_KEYS = {"max_duration", "allowed"}
+#: More approvals than this is a typo, not a policy.
+MAX_APPROVALS = 20
+#: A reason_pattern longer than this is refused (reasons themselves are at most 500 characters).
+MAX_PATTERN = 500
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
 
 
@@ -146,21 +160,94 @@ class _Reader:
                 raise self.error(f"targets {groups[group]!r} and {name!r} both manage {group}",
                                  spec.line_of("group"))
             groups[group] = name
-            raw_max = self.opt_str(spec, "max_duration")
-            if raw_max is None:
-                raise self.error(f"target {name!r} needs 'max_duration' (e.g. 8h): how long one grant may last",
-                                 spec.line)
-            try:
-                max_duration = parse_duration(raw_max)
-            except ValueError as e:
-                raise self.error(str(e), spec.line_of("max_duration")) from None
-            if max_duration > MAX_DURATION_CEILING:
-                raise self.error(f"max_duration {raw_max} of target {name!r} exceeds the 90d ceiling",
-                                 spec.line_of("max_duration"))
-            targets[name] = Target(name=name, group=group, max_duration=max_duration,
-                                   label=self.str_(spec, "label", ""),
-                                   approvers=self.str_list(spec, "approvers"))
+            targets[name] = self.target(name, group, spec)
         return targets
+
+    def target(self, name: str, group: str, spec: YMap) -> Target:
+        max_duration = self.duration(spec, "max_duration", f"target {name!r}")
+        if max_duration is None:
+            raise self.error(f"target {name!r} needs 'max_duration' (e.g. 8h): how long one grant may last",
+                             spec.line)
+        approvers = self.str_list(spec, "approvers")
+        for approver in approvers:
+            if not OWNER.fullmatch(approver):
+                raise self.error(f"targets.{name}.approvers: {approver!r} is not a GitHub user (@name), team "
+                                 f"(@org/team) or email", spec.line_of("approvers"),
+                                 hint="write approvers as CODEOWNERS does: @user or @org/team")
+        default_duration = self.duration(spec, "default_duration", f"target {name!r}")
+        if default_duration is not None and default_duration > max_duration:
+            raise self.error(f"default_duration {format_duration(default_duration)} of target {name!r} is longer "
+                             f"than its max_duration {format_duration(max_duration)}", spec.line_of("default_duration"))
+        return Target(name=name, group=group, max_duration=max_duration, label=self.str_(spec, "label", ""),
+                      approvers=approvers, approvals=self.approvals(name, spec),
+                      requesters=self.login_patterns(spec, "requesters", f"targets.{name}.requesters"),
+                      reason_pattern=self.pattern(name, spec), default_duration=default_duration,
+                      break_glass=self.break_glass(name, spec, max_duration))
+
+    def duration(self, node: YMap, key: str, what: str) -> timedelta | None:
+        raw = self.opt_str(node, key)
+        if raw is None:
+            return None
+        try:
+            value = parse_duration(raw)
+        except ValueError as e:
+            raise self.error(str(e), node.line_of(key)) from None
+        if value > MAX_DURATION_CEILING:
+            raise self.error(f"{key} {raw} of {what} exceeds the 90d ceiling",
+                             node.line_of(key))
+        return value
+
+    def approvals(self, name: str, spec: YMap) -> int:
+        raw = self.opt_str(spec, "approvals")
+        if raw is None:
+            return 1
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_APPROVALS:
+            raise self.error(f"'approvals' of target {name!r} must be a whole number from 1 to {MAX_APPROVALS} "
+                             f"(distinct approving reviewers), not {raw[:40]!r}", spec.line_of("approvals"))
+        return int(raw)
+
+    def login_patterns(self, node: YMap, key: str, where: str) -> tuple[str, ...]:
+        patterns = self.str_list(node, key)
+        for pattern in patterns:
+            if not (LOGIN.fullmatch(pattern) or DOMAIN_PATTERN.fullmatch(pattern)):
+                raise self.error(f"{where}: {pattern[:80]!r} is neither a Tailscale login (alice@example.com) "
+                                 f"nor a domain pattern (*@example.com)", node.line_of(key))
+        return patterns
+
+    def pattern(self, name: str, spec: YMap) -> re.Pattern[str] | None:
+        raw = self.opt_str(spec, "reason_pattern")
+        if raw is None:
+            return None
+        line = spec.line_of("reason_pattern")
+        if len(raw) > MAX_PATTERN:
+            raise self.error(f"reason_pattern of target {name!r} is {len(raw)} characters; the limit is "
+                             f"{MAX_PATTERN}", line)
+        try:
+            return re.compile(raw)
+        except re.error as e:
+            raise self.error(f"reason_pattern of target {name!r} is not a regular expression: {e}", line,
+                             hint="e.g. reason_pattern: 'INC-[0-9]+' (quote it in YAML)") from None
+
+    def break_glass(self, name: str, spec: YMap, max_duration: timedelta) -> BreakGlass | None:
+        node = spec.get("break_glass")
+        if yamlfile.is_null(node):
+            return None
+        if not isinstance(node, YMap):
+            raise self.error(f"break_glass of target {name!r} must be a mapping, e.g. "
+                             "{max_duration: 1h, allowed: ['*@example.com']}", spec.line_of("break_glass"))
+        self.unknown_keys(node, _BREAK_GLASS_KEYS, f"key in break_glass of target {name!r}:")
+        limit = self.duration(node, "max_duration", f"break_glass of target {name!r}")
+        if limit is None:
+            raise self.error(f"break_glass of target {name!r} needs 'max_duration' (e.g. 1h)", node.line)
+        if limit > max_duration:
+            raise self.error(f"break_glass max_duration {format_duration(limit)} of target {name!r} is longer than "
+                             f"the target's max_duration {format_duration(max_duration)}",
+                             node.line_of("max_duration"))
+        allowed = self.login_patterns(node, "allowed", f"targets.{name}.break_glass.allowed")
+        if not allowed:
+            raise self.error(f"break_glass of target {name!r} needs 'allowed': the logins or *@domain patterns "
+                             "who may use it", node.line_of("allowed"))
+        return BreakGlass(max_duration=limit, allowed=allowed)
 
     def str_list(self, node: YMap, key: str) -> tuple[str, ...]:
         value = node.get(key)
@@ -182,6 +269,17 @@ class _Reader:
             value = node.get(key)
             if not isinstance(value, YScalar):
                 raise self.error(f"identity {key!r} must map to a Tailscale login", node.line_of(key))
+            if key.lower().startswith(GITHUB_PREFIX):
+                if not GITHUB_LOGIN.fullmatch(key[len(GITHUB_PREFIX):]):
+                    raise self.error(f"identity {key!r}: {key[len(GITHUB_PREFIX):]!r} is not a GitHub login "
+                                     "(letters, digits and hyphens, at most 39)", node.line_of(key))
+                if not LOGIN.fullmatch(value.value):
+                    raise self.error(f"identity {key!r} must map to a Tailscale login such as alice@example.com, "
+                                     f"not {value.value[:80]!r}", node.line_of(key))
+                twin = next((k for k in out if k.lower() == key.lower()), None)
+                if twin is not None:
+                    raise self.error(f"identities {twin!r} and {key!r} name the same GitHub login (GitHub logins "
+                                     "ignore case)", node.line_of(key))
             out[key] = value.value
         return out
 

@@ -9,6 +9,7 @@ A grant file is ``<grants dir>/<target>/<name>.yaml``::
     duration: 4h                # starts when the file is merged to main …
     # expires: 2026-11-25T02:00:00Z   # … or an absolute, zone-aware end
     # start: 2026-11-25T00:00:00Z     # optional: a scheduled window
+    # break_glass: true               # optional: emergency access (the target must allow it)
 
 Loading never stops at the first bad file: every problem is collected as a
 `GrantError` (``path:line``), so that on main one broken file cannot block the
@@ -28,7 +29,7 @@ from reconciler.errors import GrantError
 from reconciler.repo import yamlfile
 from reconciler.repo.yamlfile import YMap, YScalar
 
-_KEYS = {"user", "target", "reason", "ticket", "duration", "expires", "start"}
+_KEYS = {"user", "target", "reason", "ticket", "duration", "expires", "start", "break_glass"}
 #: Files in the grants folder that are not grants and are not reported.
 IGNORED_NAMES = {".gitkeep", "README.md"}
 @dataclass(frozen=True)
@@ -179,8 +180,12 @@ def parse_grant(doc: yamlfile.Node | None, rel: str, folder: str) -> Grant:
             start = when
     if start is not None and expires is not None and expires <= start:
         raise GrantError("'expires' is not after 'start'", path=rel, line=doc.line_of("expires"))
+    break_glass = text("break_glass", False)
+    if break_glass not in (None, "true", "false"):
+        raise GrantError(f"'break_glass' is true or false, not {break_glass[:40]!r}", path=rel,
+                         line=doc.line_of("break_glass"))
     return Grant(path=rel, user=user, target=target, reason=reason, ticket=text("ticket", False),
-                 duration=duration, expires=expires, start=start, line=doc.line)
+                 duration=duration, expires=expires, start=start, line=doc.line, break_glass=break_glass == "true")
 
 
 def _bad_user(user: str) -> str:

@@ -64,6 +64,18 @@ class Workspace:
                 found.append(GrantError(status.problem, path=status.grant.path, line=status.grant.line))
         return found
 
+    def request_problems(self) -> list[GrantError]:
+        """Grant files that break their target's request rules (``requesters``, ``reason_pattern``).
+
+        `validate` fails on these; apply still grants them, so that tightening a rule in tailjit.yaml never
+        takes away access that was already reviewed and merged.
+        """
+        found = []
+        for grant in self.loaded.grants:
+            for problem in self.config.targets[grant.target].request_problems(grant.user, grant.reason):
+                found.append(GrantError(problem, path=grant.path, line=grant.line))
+        return found
+
     def render(self, now: datetime) -> bytes:
         return render(self.base, self.config.targets, self.statuses(now), path=self.base_path)
 
