@@ -49,6 +49,9 @@ class RetryPolicy:
     max_retry_after: float = 120.0
     #: seconds to connect, and between bytes of an answer
     timeout: float = 30.0
+    #: at most this many seconds for one logical request, all attempts and waits included (None: no limit);
+    #: each attempt's timeout is cut to what is left, and no wait runs past it
+    deadline: float | None = None
 
     def backoff(self, attempt: int, rnd: float) -> float:
         """Delay before retry number ``attempt`` (0-based): half fixed, half random ("equal jitter")."""
@@ -86,9 +89,11 @@ def api_message(response: httpx.Response) -> str:
 class HttpClient:
     def __init__(self, policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  rnd: Callable[[], float] = random.random, transport: httpx.BaseTransport | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 timer: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        self._timer = timer
         self._random = rnd
         self._clock = clock
         self._client = httpx.Client(timeout=self.policy.timeout, transport=transport,
@@ -105,15 +110,20 @@ class HttpClient:
         messages (``"GET /api/v2/tailnet/-/acl"``); it must not contain secrets.
         """
         attempt = 0
+        started = self._timer()
+        deadline = self.policy.deadline
         while True:
             request_headers = dict(headers or {})
             if auth is not None:
                 request_headers["Authorization"] = f"Bearer {auth()}"
+            timeout = self.policy.timeout
+            if deadline is not None:
+                timeout = max(0.001, min(timeout, deadline - (self._timer() - started)))
             try:
                 response = self._client.request(method, url, headers=request_headers, content=content,
-                                                data=data, params=params)
+                                                data=data, params=params, timeout=timeout)
             except httpx.TimeoutException:
-                failure, delay = f"timed out after {self.policy.timeout:g}s", None
+                failure, delay = f"timed out after {timeout:g}s", None
             except httpx.TransportError as e:
                 failure, delay = f"could not connect ({_transport_reason(e)})", None
             else:
@@ -133,6 +143,9 @@ class HttpClient:
                 raise BackendError(f"{what} failed {attempt + 1} time(s); the last attempt: {failure}",
                                    hint=OUTAGE_HINT)
             wait = delay if delay is not None else self.policy.backoff(attempt, self._random())
+            if deadline is not None and self._timer() - started + wait >= deadline:
+                raise BackendError(f"{what} failed {attempt + 1} time(s) and its {deadline:g}s deadline leaves "
+                                   f"no time for another; the last attempt: {failure}", hint=OUTAGE_HINT)
             log.warning("%s: %s; retrying in %.1fs (retry %d of %d)", what, failure.split(": ", 1)[0], wait,
                         attempt + 1, self.policy.retries)
             self._sleep(wait)

@@ -31,6 +31,7 @@ from reconciler.backends.base import Backend
 from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
 from reconciler.errors import GrantError, TailjitError
+from reconciler.notify.events import due_expiring
 from reconciler.reconcile import Outcome, reconcile
 from reconciler.repo.workspace import Workspace
 
@@ -113,6 +114,8 @@ class Cycle:
     #: ``problems`` (or the drift) differ from the previous cycle's, so they are worth reporting again
     problems_changed: bool = False
     drift_changed: bool = False
+    #: every grant evaluated at ``at`` (empty when the repository could not be read)
+    statuses: tuple[GrantStatus, ...] = ()
 
 
 class Watcher:
@@ -121,12 +124,14 @@ class Watcher:
     ``load`` reads the repository afresh (config, base policy, grant files,
     merge times); ``pull`` brings the clone up to date first and says what it
     did (None: nothing new). The backend stays open across cycles, so an
-    OAuth token is reused until it expires.
+    OAuth token is reused until it expires. With ``expiring_before`` it also
+    wakes that long before each grant's end, for the ``expiring`` notice.
     """
 
     def __init__(self, load: Callable[[], Workspace], backend: Backend, *, lock_path: Path,
                  interval: timedelta = DEFAULT_INTERVAL, pull: Callable[[], str | None] | None = None,
-                 dry_run: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 dry_run: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 expiring_before: timedelta | None = None) -> None:
         self.load = load
         self.backend = backend
         self.lock_path = lock_path
@@ -134,6 +139,7 @@ class Watcher:
         self.pull = pull
         self.dry_run = dry_run
         self.clock = clock
+        self.expiring_before = expiring_before
         self._last_problems: tuple[str, ...] = ()
         self._last_drift = ""
 
@@ -169,6 +175,9 @@ class Watcher:
             return Cycle(now, now + self.interval, "interval", errors=(*errors, e), pulled=pulled)
         statuses = ws.statuses(now)
         wake, reason = next_wake(statuses, now, self.interval)
+        notice = None if self.expiring_before is None else due_expiring(statuses, now, self.expiring_before)
+        if notice is not None and notice + MARGIN < wake:
+            wake, reason = notice + MARGIN, "an expiry notice is due"
         problems = tuple(ws.problems(now))
         outcome = None
         try:
@@ -178,7 +187,7 @@ class Watcher:
             errors.append(e)
         return Cycle(now, wake, reason, outcome, problems, tuple(errors), pulled,
                      problems_changed=self._problems_changed(problems),
-                     drift_changed=self._drift_changed(outcome))
+                     drift_changed=self._drift_changed(outcome), statuses=statuses)
 
     def _problems_changed(self, problems: tuple[GrantError, ...]) -> bool:
         seen = tuple(str(p) for p in problems)

@@ -80,6 +80,7 @@ def test_one_record_per_grant_ever_merged(repo: AccessRepo, history: RepoBuilder
         "active_from": format_time(at(2)), "active_to": format_time(at(6)), "edits": 0,
         "removed_at": format_time(at(8)), "removed_by_commit": str(history.tip()),
         "revoked_early": False, "file": f"{G}/prod/alice.yaml", "problem": None,
+        "removed_by": "tailjit <tailjit@localhost>", "pull_request": None,
     }
     assert history.repo[alice["merge_commit"]].peel(pygit2.Commit).parents[1].id == history.tip("access/prod/alice")
 
@@ -91,6 +92,7 @@ def test_a_squash_merge_has_no_known_approver_and_an_early_delete_is_a_revocatio
     assert (bob["active_from"], bob["active_to"], bob["removed_at"]) == (
         format_time(at(3)), format_time(at(7)), format_time(at(4)))
     assert bob["revoked_early"] is True
+    assert bob["removed_by"] == "Carol Approver <carol@example.com>", "who deleted the file"
 
 
 def test_an_edited_and_moved_grant_stays_one_record_from_its_first_merge(repo: AccessRepo,
@@ -164,3 +166,23 @@ def test_outside_git_audit_is_an_error(repo: AccessRepo) -> None:
     result = repo.run("audit")
     assert result.code == 1
     assert "is not in a git working copy" in result.err
+
+
+def test_pull_request_numbers_and_who_removed_a_file_through_a_pull_request(repo: AccessRepo) -> None:
+    b = RepoBuilder.init(repo.root)
+    b.commit(files_under(repo.root), at(0), author=CAROL)
+    b.commit({f"{G}/prod/alice.yaml": grant_yaml("alice@example.com", "prod")}, at(1), author=ALICE,
+             branch="access/prod/alice")
+    b.merge("access/prod/alice", at(2), author=CAROL, committer=GITHUB,
+            message="Merge pull request #12 from acme/access/prod/alice\n\nInvestigate INC-1")
+    b.commit({f"{G}/staging/bob.yaml": grant_yaml("bob@example.com", "staging")}, at(3), author=BOB,
+             committer=GITHUB, message="Grant bob staging (#13)\n\n* body")
+    # Dave removes Alice's grant early on a branch; Carol merges that pull request.
+    b.commit({f"{G}/prod/alice.yaml": None}, at(3.5), author=DAVE, branch="revoke/alice")
+    b.merge("revoke/alice", at(4), author=CAROL, committer=GITHUB, message="Merge pull request #14 from acme/revoke")
+    b.checkout()
+    rows = audit(repo)
+    assert (rows["alice.yaml"]["pull_request"], rows["bob.yaml"]["pull_request"]) == (12, 13)
+    assert rows["alice.yaml"]["removed_by"] == "Dave Example <dave@example.com>", "the deleter, not the merger"
+    assert rows["alice.yaml"]["revoked_early"] is True
+    assert rows["bob.yaml"]["removed_by"] is None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ class App:
     backend_spec: str | None
     #: where "now" comes from when a command is not given ``--at``; tests pass a fixed one
     clock: Callable[[], datetime] = field(default=system_clock)
+    #: the environment (notification sinks read their URL and secret variables from it)
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     @property
     def config_path(self) -> Path:

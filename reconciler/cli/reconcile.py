@@ -14,13 +14,14 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli import notices
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import make_plan
 from reconciler.core.policycheck import check_policy
-from reconciler.errors import GitError, GrantError
+from reconciler.errors import GitError, GrantError, TailjitError
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
 from reconciler.github import actions
@@ -170,10 +171,15 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     ws = app.workspace()
     problems = _warn_problems(ws, now)
     backend = app.backend(ws)
+    notifier = None if dry_run else notices.notifier_for(app, ws)
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
             outcome = reconcile(backend, ws.render(now), ws.config.targets, ws.config.safety,
                                 force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text))
+    except TailjitError as e:
+        if notifier is not None:
+            notices.show(notifier.failed([str(e)], now))
+        raise
     finally:
         backend.close()
     report = format_plan(outcome.plan, backend.name, now)
@@ -187,6 +193,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         click.echo(f"Applied to {backend.name}.")
     elif dry_run and outcome.plan.has_changes:
         click.echo("Dry run: the tailnet accepted the policy; nothing was written.")
+    if notifier is not None:
+        notices.show(notifier.applied(outcome.plan, outcome.written, ws.statuses(now), now))
     exit_code = 0
     if outcome.plan.drift:
         click.echo("error: the live policy has edits made outside git (shown above); they were kept. "
@@ -246,14 +254,22 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
         tip = fast_forward(repo)
         return None if tip is None else f"fast-forwarded {repo.head.shorthand} to {str(tip)[:12]}"
 
+    notifier = None if dry_run else notices.notifier_for(app, ws)
     watcher = Watcher(app.workspace, backend, lock_path=state_dir(root) / LOCK_NAME, interval=interval,
-                      pull=fetch if pull else None, dry_run=dry_run)
+                      pull=fetch if pull else None, dry_run=dry_run,
+                      expiring_before=ws.config.expiring_before if notifier is not None else None)
+
+    def report(cycle: Cycle) -> None:
+        _report_cycle(cycle)
+        if notifier is not None:
+            notices.after_cycle(notifier, cycle, prefix=f"[{format_time(cycle.at)}] ")
+
     stop = threading.Event()
     restore = stop_on_signals(stop)
     click.echo(f"Watching {root} for {backend.name}: applying now, at each grant start and expiry, and at "
                f"least every {format_duration(interval)}. Stop with SIGTERM or Ctrl-C.")
     try:
-        watcher.run(stop, _report_cycle)
+        watcher.run(stop, report)
     finally:
         restore()
         backend.close()

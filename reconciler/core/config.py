@@ -15,6 +15,10 @@ TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 GROUP_NAME = re.compile(r"group:[A-Za-z0-9][A-Za-z0-9._-]{0,126}")
 #: A grant may never last longer than this, whatever a target says.
 MAX_DURATION_CEILING = timedelta(days=90)
+#: `Config.expiring_before` unless the config says otherwise.
+DEFAULT_EXPIRING_BEFORE = timedelta(minutes=30)
+#: The kinds of notification sink ``notify:`` accepts.
+SINK_KINDS = ("webhook", "slack")
 #: A GitHub user (@name), team (@org/team) or an email address of a GitHub account, as CODEOWNERS writes them.
 OWNER = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?"
                    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -126,6 +130,27 @@ class AwsSecret:
 
 
 @dataclass(frozen=True)
+class Sink:
+    """Where notifications go. The URL and the signing secret are read from the environment variables
+    named here, at send time, and are never shown (see `reconciler.notify`)."""
+
+    kind: str
+    url_env: str
+    secret_env: str | None = None
+    #: the most seconds one delivery may take, retries included
+    timeout: float = 5.0
+    #: extra attempts after a timeout, a failed connection or a 5xx
+    retries: int = 2
+    #: the line of ``tailjit.yaml`` declaring it, for messages
+    line: int = 0
+
+    @property
+    def label(self) -> str:
+        """How messages name the sink: its kind and variable, never its value."""
+        return f"{self.kind} sink ({self.url_env})"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     root: Path
@@ -141,6 +166,10 @@ class Config:
     safety: Safety = field(default_factory=Safety)
     #: code owners of everything that is not a grant (base policy, config, workflows): see `codeowners`
     owners: tuple[str, ...] = ()
+    #: where events (granted, revoked, …) are sent; empty: nowhere
+    notify: tuple[Sink, ...] = ()
+    #: ``apply --watch`` announces an active grant's end this long before it
+    expiring_before: timedelta = DEFAULT_EXPIRING_BEFORE
 
     def github_identity(self, github_login: str) -> str | None:
         """The Tailscale login that ``identities`` gives GitHub user ``github_login`` (``github:LOGIN`` keys)."""

@@ -13,11 +13,15 @@ file stays one record). For each grant file that appears:
 * active from/to: from its ``start`` or merge time, to its end as last
   edited;
 * removed: when and by which commit the file was deleted, and whether that
-  was before its end (revoked early) or after (pruned).
+  was before its end (revoked early) or after (pruned), and who deleted it (the author of
+  the deleting commit; for a merge, of the commit on the merged branch that deleted it);
+* the pull request: its number, when the merge commit's message names it
+  (GitHub's "Merge pull request #12 from …", or "Title (#12)" of a squash merge).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -47,7 +51,10 @@ from reconciler.repo.grants import IGNORED_NAMES, parse_grant
 MAX_BRANCH_WALK = 1000
 #: The fields of a record in JSON and CSV, in order.
 FIELDS = ("user", "target", "reason", "ticket", "requested_by", "approved_by", "merged_at", "merge_commit",
-          "active_from", "active_to", "edits", "removed_at", "removed_by_commit", "revoked_early", "file", "problem")
+          "active_from", "active_to", "edits", "removed_at", "removed_by_commit", "revoked_early", "file", "problem",
+          "removed_by", "pull_request")
+#: A pull request's number in the first line of a merge commit's message, as GitHub writes it.
+_PULL_REQUEST = re.compile(r"^Merge pull request #(\d{1,9})\b|\(#(\d{1,9})\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class Record:
     removed_at: datetime | None = None
     removed_by_commit: str | None = None
     problem: str | None = None
+    removed_by: str | None = None
+    pull_request: int | None = None
 
     @property
     def revoked_early(self) -> bool | None:
@@ -90,6 +99,7 @@ class Record:
             "active_from": t(self.active_from), "active_to": t(self.active_to), "edits": self.edits,
             "removed_at": t(self.removed_at), "removed_by_commit": self.removed_by_commit,
             "revoked_early": self.revoked_early, "file": self.path, "problem": self.problem,
+            "removed_by": self.removed_by, "pull_request": self.pull_request,
         }
 
 
@@ -152,7 +162,10 @@ class _Reader:
             name, old_name = delta.new_file.path, delta.old_file.path
             if delta.status == DeltaStatus.DELETED and old_name in live:
                 record = live.pop(old_name)
-                done.append(replace(record, removed_at=when, removed_by_commit=str(commit.id)))
+                deleter = self._branch_commit(commit.parents[1], old_name, present=False) if len(commit.parents) > 1 \
+                    else commit
+                done.append(replace(record, removed_at=when, removed_by_commit=str(commit.id),
+                                    removed_by=_person(deleter.author)))
             elif delta.status == DeltaStatus.RENAMED and old_name in moved:
                 record = replace(moved[old_name], path=self._rel(name))
                 same = delta.old_file.id == delta.new_file.id
@@ -168,11 +181,12 @@ class _Reader:
 
     def _added(self, name: str, commit: pygit2.Commit, blob: pygit2.Oid) -> Record:
         merge = len(commit.parents) > 1
-        requester = self._adding_commit(commit.parents[1], name) if merge else commit
+        requester = self._branch_commit(commit.parents[1], name, present=True) if merge else commit
         merged_at = commit_time(commit)
         record = Record(path=self._rel(name), target=name.split("/")[0], user=None, reason=None, ticket=None,
                         requested_by=_person(requester.author), approved_by=_person(commit.author) if merge else None,
-                        merged_at=merged_at, merge_commit=str(commit.id), active_from=None, active_to=None)
+                        merged_at=merged_at, merge_commit=str(commit.id), active_from=None, active_to=None,
+                        pull_request=pull_request_number(commit.message))
         return self._with_content(record, blob)
 
     def _edited(self, record: Record, blob: pygit2.Oid) -> Record:
@@ -196,13 +210,14 @@ class _Reader:
         return replace(record, user=grant.user, reason=grant.reason, ticket=grant.ticket, active_from=start,
                        active_to=end, problem=None)
 
-    def _adding_commit(self, branch_tip: pygit2.Commit, name: str) -> pygit2.Commit:
-        """The oldest commit on the merged branch (first parents, not yet on the mainline) having the file."""
+    def _branch_commit(self, branch_tip: pygit2.Commit, name: str, *, present: bool) -> pygit2.Commit:
+        """The oldest commit on the merged branch (first parents, not yet on the mainline) having the file
+        (``present``: the one that added it) or not having it (the one that deleted it)."""
         path = join(self.folder, name)
         found = branch_tip
         commit: pygit2.Commit | None = branch_tip
         for _ in range(MAX_BRANCH_WALK):
-            if commit is None or commit.id in self.mainline or entry_at(commit.tree, path) is None:
+            if commit is None or commit.id in self.mainline or (entry_at(commit.tree, path) is None) == present:
                 break
             found = commit
             commit = commit.parents[0] if commit.parents else None
@@ -217,6 +232,14 @@ def _window(grant: Grant, merged_at: datetime | None) -> tuple[datetime | None, 
     if grant.duration is not None:
         return start, start + grant.duration if start is not None else None
     return start, grant.expires
+
+
+def pull_request_number(message: str) -> int | None:
+    """The pull request a merge commit's message names in its first line, or None."""
+    match = _PULL_REQUEST.search(message.split("\n", 1)[0].strip())
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))
 
 
 def _person(signature: pygit2.Signature) -> str:

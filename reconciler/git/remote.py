@@ -183,3 +183,11 @@ def compare_url(remote_url: str, base: str, branch: str) -> str | None:
     safe = "/@+"
     return (f"https://github.com/{match['owner']}/{match['name']}/compare/"
             f"{quote(base, safe=safe)}...{quote(branch, safe=safe)}?expand=1")
+
+
+def pull_request_url(remote_url: str, number: int) -> str | None:
+    """The GitHub page of pull request ``number`` of the repository at ``remote_url``; None off GitHub."""
+    match = _GITHUB.fullmatch(remote_url.strip())
+    if match is None:
+        return None
+    return f"https://github.com/{match['owner']}/{match['name']}/pull/{number}"

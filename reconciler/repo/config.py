@@ -12,17 +12,20 @@ from datetime import timedelta
 from pathlib import Path
 
 from reconciler.core.config import (
+    DEFAULT_EXPIRING_BEFORE,
     DOMAIN_PATTERN,
     GITHUB_LOGIN,
     GITHUB_PREFIX,
     GROUP_NAME,
     MAX_DURATION_CEILING,
     OWNER,
+    SINK_KINDS,
     TARGET_NAME,
     AwsSecret,
     BreakGlass,
     Config,
     Safety,
+    Sink,
     Target,
     backend_problem,
     base_url_problem,
@@ -36,7 +39,7 @@ from reconciler.repo.yamlfile import YList, YMap, YScalar
 DEFAULT_CONFIG = Path("policy/tailjit.yaml")
 _DISCOVERY_HINT = "run tailjit inside an access repository, pass --config PATH, or create one with: tailjit init"
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
-             "targets", "identities", "safety", "owners"}
+             "targets", "identities", "safety", "owners", "notify", "expiring_before"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers", "approvals", "requesters", "reason_pattern",
                 "default_duration", "break_glass"}
 _BREAK_GLASS_KEYS = {"max_duration", "allowed"}
@@ -45,6 +48,11 @@ MAX_APPROVALS = 20
 #: A reason_pattern longer than this is refused (reasons themselves are at most 500 characters).
 MAX_PATTERN = 500
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
+_SINK_KEYS = {"type", "url_env", "secret_env", "timeout", "retries"}
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_SINKS = 20
+MAX_SINK_TIMEOUT = 60.0
+MAX_SINK_RETRIES = 5
 
 
 def find_config(start: Path) -> Path:
@@ -100,6 +108,8 @@ def load_config(path: Path) -> Config:
         identities=reader.identities(doc),
         safety=reader.safety(doc),
         owners=reader.str_list(doc, "owners"),
+        notify=reader.sinks(doc),
+        expiring_before=reader.expiring_before(doc),
     )
 
 
@@ -328,6 +338,72 @@ class _Reader:
             raise self.error(f"{key!r} must not be negative", node.line_of(key))
         return value
 
+    def sinks(self, doc: YMap) -> tuple[Sink, ...]:
+        node = doc.get("notify")
+        if yamlfile.is_null(node):
+            return ()
+        example = "e.g. notify: [{type: slack, url_env: SLACK_WEBHOOK_URL}]"
+        if not isinstance(node, YList):
+            raise self.error("'notify' must be a list of sinks", doc.line_of("notify"), hint=example)
+        if len(node.items) > MAX_SINKS:
+            raise self.error(f"'notify' lists {len(node.items)} sinks; at most {MAX_SINKS} are allowed",
+                             doc.line_of("notify"))
+        return tuple(self.sink(item, number) for number, item in enumerate(node, 1))
+
+    def sink(self, node: yamlfile.Node, number: int) -> Sink:
+        if not isinstance(node, YMap):
+            raise self.error(f"notify sink {number} must be a mapping with 'type' and 'url_env'", node.line,
+                             hint="e.g. - type: webhook\n    url_env: TAILJIT_WEBHOOK_URL\n"
+                                  "    secret_env: TAILJIT_WEBHOOK_SECRET")
+        self.unknown_keys(node, _SINK_KEYS, f"key in notify sink {number}:")
+        kind = self.opt_str(node, "type")
+        if kind not in SINK_KINDS:
+            raise self.error(f"notify sink {number} needs 'type: webhook' or 'type: slack'", node.line_of("type"))
+        url_env = self.env_name(node, "url_env", number, required=True)
+        assert url_env is not None
+        secret_env = self.env_name(node, "secret_env", number, required=kind == "webhook")
+        if kind == "slack" and secret_env is not None:
+            raise self.error(f"notify sink {number}: a Slack incoming webhook is not signed; drop 'secret_env' "
+                             "(the webhook URL itself is the secret)", node.line_of("secret_env"))
+        defaults = Sink(kind, url_env)
+        timeout = self.number(node, "timeout", defaults.timeout, integer=False)
+        if not 0 < timeout <= MAX_SINK_TIMEOUT:
+            raise self.error(f"'timeout' is in seconds, more than 0 and at most {MAX_SINK_TIMEOUT:g}",
+                             node.line_of("timeout"))
+        retries = int(self.number(node, "retries", defaults.retries, integer=True))
+        if retries > MAX_SINK_RETRIES:
+            raise self.error(f"'retries' may be at most {MAX_SINK_RETRIES}", node.line_of("retries"))
+        return Sink(kind, url_env, secret_env, timeout=timeout, retries=retries, line=node.line)
+
+    def env_name(self, node: YMap, key: str, number: int, *, required: bool) -> str | None:
+        """The name of an environment variable. The value of a bad one is never repeated: it may be the secret."""
+        line = node.line_of(key)
+        value = node.get(key)
+        if yamlfile.is_null(value):
+            if required:
+                raise self.error(f"notify sink {number} needs '{key}': the name of the environment variable "
+                                 f"holding its {'URL' if key == 'url_env' else 'signing secret'}", node.line,
+                                 hint=f"e.g. {key}: " + ("TAILJIT_WEBHOOK_URL" if key == "url_env"
+                                                         else "TAILJIT_WEBHOOK_SECRET"))
+            return None
+        if not isinstance(value, YScalar) or not ENV_NAME.fullmatch(value.value):
+            raise self.error(f"'{key}' of notify sink {number} must be the name of an environment variable "
+                             "(letters, digits and '_'), not a URL or secret itself", line,
+                             hint="keep URLs and secrets out of tailjit.yaml: set them in the environment "
+                                  "(e.g. as CI secrets) and name the variable here")
+        return value.value
+
+    def expiring_before(self, doc: YMap) -> timedelta:
+        raw = self.opt_str(doc, "expiring_before")
+        if raw is None:
+            return DEFAULT_EXPIRING_BEFORE
+        try:
+            value = parse_duration(raw)
+        except ValueError as e:
+            raise self.error(str(e), doc.line_of("expiring_before")) from None
+        if value > MAX_DURATION_CEILING:
+            raise self.error(f"expiring_before {raw} exceeds the 90d ceiling", doc.line_of("expiring_before"))
+        return value
 
 def _value_line(node: YMap, key: str) -> int:
     """The line of ``key``'s value (a value may sit on the line after its key)."""
