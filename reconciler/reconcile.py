@@ -15,6 +15,7 @@ from pathlib import Path
 from reconciler.backends.base import Backend, PreconditionFailed, Validation
 from reconciler.core.config import Safety, Target
 from reconciler.core.plan import Plan, make_plan
+from reconciler.core.policy import Policy
 from reconciler.errors import BackendError, ConflictError
 
 MAX_ATTEMPTS = 3
@@ -30,7 +31,7 @@ class Outcome:
     backup: Path | None = None
 
 
-def reconcile(backend: Backend, rendered: bytes, targets: Mapping[str, Target], safety: Safety, *,
+def reconcile(backend: Backend, rendered: bytes | Policy, targets: Mapping[str, Target], safety: Safety, *,
               force: bool = False, dry_run: bool = False,
               backup: Callable[[bytes], Path] | None = None,
               max_attempts: int = MAX_ATTEMPTS) -> Outcome:
@@ -42,7 +43,7 @@ def reconcile(backend: Backend, rendered: bytes, targets: Mapping[str, Target], 
             return Outcome(plan, attempts=attempt)
         if not force:
             plan.raise_if_unsafe(safety)
-        validation = backend.validate(plan.proposed)
+        validation = backend.validate(plan.proposed, plan.proposed_policy)
         if not validation.ok:
             raise BackendError(f"{backend.name} refused the desired policy:\n  " + "\n  ".join(validation.errors),
                                hint="fix the base policy (tailjit validate, tailjit render) and try again")

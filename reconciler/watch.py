@@ -173,15 +173,16 @@ class Watcher:
             ws = self.load()
         except TailjitError as e:
             return Cycle(now, now + self.interval, "interval", errors=(*errors, e), pulled=pulled)
-        statuses = ws.statuses(now)
+        moment = ws.at(now)
+        statuses = moment.statuses
         wake, reason = next_wake(statuses, now, self.interval)
         notice = None if self.expiring_before is None else due_expiring(statuses, now, self.expiring_before)
         if notice is not None and notice + MARGIN < wake:
             wake, reason = notice + MARGIN, "an expiry notice is due"
-        problems = tuple(ws.problems(now))
+        problems = moment.problems
         outcome = None
         try:
-            outcome = reconcile(self.backend, ws.render(now), ws.config.targets, ws.config.safety,
+            outcome = reconcile(self.backend, moment.rendered, ws.config.targets, ws.config.safety,
                                 dry_run=self.dry_run)
         except TailjitError as e:
             errors.append(e)

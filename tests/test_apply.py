@@ -69,7 +69,7 @@ def test_gives_up_after_bounded_conflicts(tmp_path: Path) -> None:
 
 
 class Refusing(FileBackend):
-    def validate(self, text: bytes) -> Validation:
+    def validate(self, text: bytes, policy: object = None) -> Validation:
         return Validation(errors=("test(s) failed: dana@example.com: expected accept to tag:prod:5432",))
 
 

@@ -121,7 +121,8 @@ def test_plan_json_has_the_same_content(repo: AccessRepo) -> None:
     assert data["at"] == "2026-11-24T12:00:00Z" and data["changes"] is True and data["created"] is True
     assert data["counts"]["grant"] == 1
     assert [c for c in data["member_changes"] if c["kind"] == "grant"] == [{"group": "group:prod", "user": "alice@example.com", "kind": "grant",
-                                       "detail": "prod/alice.yaml until 2026-11-24T14:00:00Z"}]
+                                       "detail": "prod/alice.yaml until 2026-11-24T14:00:00Z",
+                                       "grant": "prod/alice.yaml", "until": "2026-11-24T14:00:00Z"}]
     assert data["diff"].startswith("--- live\n+++ desired\n")
 
 

@@ -8,8 +8,9 @@ from reconciler import hujson
 from reconciler.core.config import Safety, Target
 from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.plan import make_plan, member_notes
-from reconciler.core.render import render, split_header
-from reconciler.errors import UnsafePlan
+from reconciler.core.policy import MemberNote, split_header
+from reconciler.core.render import render, render_policy
+from reconciler.errors import PolicyError, UnsafePlan
 from tests.support.access import BASE_POLICY
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -152,15 +153,15 @@ def test_entry_change_limit_at_the_boundary(changed: int, safe: bool) -> None:
 
 @pytest.mark.parametrize("live_groups, kind, detail", [
     # the member's own line carries the note: after its comma, or the last one's before the bracket
-    ('"group:prod": [\n"a@x.com", // tailjit: prod/a.yaml until T\n"b@x.com",\n]', "revoke", "prod/a.yaml until T"),
-    ('"group:prod": [\n"b@x.com",\n"a@x.com" // tailjit: prod/a.yaml until T\n]', "revoke", "prod/a.yaml until T"),
+    ('"group:prod": [\n"a@x.com", // tailjit: prod/a.yaml until 2026-11-24T14:00:00Z\n"b@x.com",\n]', "revoke", "prod/a.yaml until 2026-11-24T14:00:00Z"),
+    ('"group:prod": [\n"b@x.com",\n"a@x.com" // tailjit: prod/a.yaml until 2026-11-24T14:00:00Z\n]', "revoke", "prod/a.yaml until 2026-11-24T14:00:00Z"),
     # a one-line array: a block comment before the comma
-    ('"group:prod": ["a@x.com" /* tailjit: prod/a.yaml until T */, "b@x.com"]', "revoke", "prod/a.yaml until T"),
+    ('"group:prod": ["a@x.com" /* tailjit: prod/a.yaml until 2026-11-24T14:00:00Z */, "b@x.com"]', "revoke", "prod/a.yaml until 2026-11-24T14:00:00Z"),
     # the note on the next member's line is not this member's
-    ('"group:prod": [\n"a@x.com",\n"b@x.com", // tailjit: prod/b.yaml until T\n]', "remove", ""),
+    ('"group:prod": [\n"a@x.com",\n"b@x.com", // tailjit: prod/b.yaml until 2026-11-24T14:00:00Z\n]', "remove", ""),
     # listed twice: the note of either place counts
-    ('"group:prod": [\n"a@x.com",\n"b@x.com",\n"a@x.com", // tailjit: prod/a.yaml until T\n]', "revoke",
-     "prod/a.yaml until T"),
+    ('"group:prod": [\n"a@x.com",\n"b@x.com",\n"a@x.com", // tailjit: prod/a.yaml until 2026-11-24T14:00:00Z\n]', "revoke",
+     "prod/a.yaml until 2026-11-24T14:00:00Z"),
 ])
 def test_a_leaving_member_is_a_revocation_when_its_own_line_has_a_tailjit_note(
         live_groups: str, kind: str, detail: str) -> None:
@@ -172,7 +173,62 @@ def test_a_leaving_member_is_a_revocation_when_its_own_line_has_a_tailjit_note(
 
 def test_member_notes_read_the_tree_when_the_data_does_not_line_up_with_it() -> None:
     # "group:prod" named twice: the tree's first array is read, while the data holds the last one
-    tree = hujson.parse(b'{"groups": {"group:prod": [\n"z@x.com",\n"a@x.com", // tailjit: prod/a.yaml until T\n],\n'
+    tree = hujson.parse(b'{"groups": {"group:prod": [\n"z@x.com",\n"a@x.com", // tailjit: prod/a.yaml until 2026-11-24T14:00:00Z\n],\n'
                         b'"group:prod": ["a@x.com", "q@x.com"]}}')  # the same length: only the names tell
     notes = member_notes(tree, tree.to_python(), [("group:prod", "a@x.com"), ("group:prod", "z@x.com")])
-    assert notes == {("group:prod", "a@x.com"): "prod/a.yaml until T"}
+    assert {key: str(note) for key, note in notes.items()} == {
+        ("group:prod", "a@x.com"): "prod/a.yaml until 2026-11-24T14:00:00Z"}
+
+
+@pytest.mark.parametrize("note", ["prod/a.yaml until T", "prod/a.yaml", "until 2026-11-24T14:00:00Z",
+                                  "prod/a.yaml until 9999-99-99T00:00:00Z", "my file.yaml until 2026-11-24T14:00:00Z"])
+def test_a_malformed_member_note_is_not_a_grant_note(note: str) -> None:
+    assert MemberNote.parse(note) is None
+
+
+def test_the_member_note_is_written_and_read_in_one_format() -> None:
+    note = MemberNote("prod/alice.yaml", datetime(2026, 11, 24, 14, tzinfo=UTC))
+    assert note.comment == "tailjit: prod/alice.yaml until 2026-11-24T14:00:00Z"
+    assert MemberNote.parse(str(note)) == note
+
+
+def test_the_removal_limit_counts_permanent_members_only_whatever_the_active_grants() -> None:
+    grants = [active(f"t{i}@example.com") for i in range(20)]
+    live = render(policy_with(10, 1), PROD, grants)
+    base = policy_with(10, 1).replace(b'"u0@example.com", "u1@example.com", "u2@example.com", "u3@example.com", ',
+                                      b"")
+    plan = make_plan(live, render(base, PROD, grants), PROD)
+    assert plan.existing_members == 10 and plan.removed_members == 4
+    with pytest.raises(UnsafePlan, match="removes 4 of 10 permanent group members"):
+        plan.raise_if_unsafe(Safety())
+
+
+@pytest.mark.parametrize(("base", "message", "line"), [
+    (b'{\n"groups": {"group:prod": []},\n"acls": [],\n"groups": {"group:prod": ["x@example.com"]}\n}',
+     '"groups" is defined twice (lines 2 and 4)', 4),
+    (b'{"groups": {\n"group:prod": [],\n"group:eng": [],\n"group:prod": ["x@example.com"],\n}}',
+     'group:prod is defined twice in "groups" (lines 2 and 4)', 4),
+    (b'{"groups": {\n"group:eng": [],\n"group:eng": [],\n"group:prod": []}}',
+     'group:eng is defined twice in "groups" (lines 2 and 3)', 3),
+])
+def test_a_base_policy_defining_a_group_twice_is_refused_at_both_lines(base: bytes, message: str, line: int) -> None:
+    with pytest.raises(PolicyError) as info:
+        render(base, PROD, [active("alice@example.com")], path="policy/policy.hujson")
+    assert message in info.value.message and info.value.line == line
+    assert info.value.path == "policy/policy.hujson"
+
+
+def test_a_live_group_defined_twice_loses_the_expired_member_in_both_copies() -> None:
+    live = (b'{"groups": {\n"group:prod": ["a@x.com", // tailjit: prod/a.yaml until 2026-11-24T11:00:00Z\n],\n'
+            b'"group:prod": ["a@x.com", // tailjit: prod/a.yaml until 2026-11-24T11:00:00Z\n]}}\n')
+    desired = render(b'{"groups": {"group:prod": []}}\n', PROD, [])
+    plan = make_plan(live, desired, PROD)
+    assert plan.drift and b"a@x.com" not in plan.proposed
+
+
+def test_a_rendered_policy_is_planned_from_the_tree_it_was_packed_from() -> None:
+    rendered = render_policy(BASE, TARGETS, [active("alice@example.com")])
+    plan = make_plan(rendered, rendered, TARGETS)
+    assert not plan.has_changes
+    assert plan.proposed_policy is rendered  # the rendered tree was read, not a parse of the text
+    assert rendered.tree.pack() == rendered.text

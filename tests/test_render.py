@@ -7,7 +7,8 @@ import pytest
 from reconciler import hujson
 from reconciler.core.config import Target
 from reconciler.core.grants import Grant, GrantStatus, State
-from reconciler.core.render import HEADER_PREFIX, body_digest, render, split_header
+from reconciler.core.policy import HEADER_PREFIX, body_digest, split_header
+from reconciler.core.render import render
 from reconciler.errors import PolicyError
 from tests.support.access import BASE_POLICY
 from tests.support.policies import CORPUS_FILES, NOW, TARGETS, active, with_target_group

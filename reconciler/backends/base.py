@@ -1,6 +1,6 @@
 """The backend interface: read, validate and write the live policy file.
 
-A backend is deliberately small. The reconcile loop (``apply.py``) does all
+A backend is deliberately small. The reconcile loop (`reconciler.reconcile`) does all
 the thinking; a backend only moves text and ETags, and raises
 `reconciler.errors.BackendError` (or a subclass) with a clear message.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+
+from reconciler.core.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,12 @@ class Backend(abc.ABC):
         """Return the live policy text and its ETag."""
 
     @abc.abstractmethod
-    def validate(self, text: bytes) -> Validation:
-        """Ask the tailnet whether ``text`` is acceptable, without writing it."""
+    def validate(self, text: bytes, policy: Policy | None = None) -> Validation:
+        """Ask the tailnet whether ``text`` is acceptable, without writing it.
+
+        ``policy`` is ``text`` already parsed, when the caller has it: a backend that checks locally reads
+        it instead of parsing ``text`` again.
+        """
 
     @abc.abstractmethod
     def put(self, text: bytes, if_match: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
+from reconciler.core.policy import Policy
 from reconciler.core.policycheck import check_policy
 from reconciler.errors import BackendError
 
@@ -42,8 +43,8 @@ class FileBackend(Backend):
             raise BackendError(f"cannot read {self.path}: {e.strerror}") from None
         return LivePolicy(text, etag_of(text))
 
-    def validate(self, text: bytes) -> Validation:
-        return Validation(errors=check_policy(text))
+    def validate(self, text: bytes, policy: Policy | None = None) -> Validation:
+        return Validation(errors=check_policy(policy if policy is not None else Policy(text)))
 
     def put(self, text: bytes, if_match: str) -> str:
         directory = self.path.parent

@@ -21,6 +21,7 @@ import httpx
 
 from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
 from reconciler.core.config import Config, base_url_problem
+from reconciler.core.policy import Policy
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
 from reconciler.errors import BackendError, ConfigError, CredentialError, UsageError
@@ -76,7 +77,7 @@ class TailscaleBackend(Backend):
                                hint=f"check that {self.base_url} is the Tailscale API (TS_BASE_URL, base_url)")
         return LivePolicy(response.content, etag)
 
-    def validate(self, text: bytes) -> Validation:
+    def validate(self, text: bytes, policy: Policy | None = None) -> Validation:
         what = f"POST {self.path}/validate"
         response = self._send("POST", self.path + "/validate", what, headers={"Content-Type": HUJSON},
                               content=text)

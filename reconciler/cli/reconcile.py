@@ -27,7 +27,7 @@ from reconciler.git.remote import fast_forward
 from reconciler.github import actions
 from reconciler.github.api import post_plan_comment
 from reconciler.reconcile import reconcile
-from reconciler.repo.workspace import Workspace
+from reconciler.repo.workspace import Moment, Workspace
 from reconciler.text.comment import plan_comment
 from reconciler.text.report import STATUS_COLUMNS, format_plan, format_table, status_rows
 from reconciler.watch import (
@@ -58,9 +58,9 @@ def validate(app: App, at: datetime | None) -> int:
     """
     now = app.now(at)
     ws = app.workspace()
-    problems = ws.problems(now) + ws.request_problems()
-    rendered = ws.render(now)
-    rendered_errors = check_policy(rendered)
+    moment = ws.at(now)
+    problems = [*moment.problems, *ws.request_problems()]
+    rendered_errors = check_policy(moment.rendered.data)
     for error in problems:
         report_grant_error(error, "error")
     for message in rendered_errors:
@@ -85,9 +85,9 @@ def render(app: App, at: datetime | None) -> int:
       tailjit render > desired.hujson
     """
     now = app.now(at)
-    ws = app.workspace()
-    _warn_problems(ws, now)
-    sys.stdout.buffer.write(ws.render(now))
+    moment = app.workspace().at(now)
+    _warn_problems(moment)
+    sys.stdout.buffer.write(moment.rendered.text)
     sys.stdout.flush()
     return 0
 
@@ -111,20 +111,21 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     """
     now = app.now(at)
     ws = app.workspace()
-    problems = _warn_problems(ws, now)
+    moment = ws.at(now)
+    problems = _warn_problems(moment)
     backend = app.backend(ws)
     try:
         live = backend.get()
     finally:
         backend.close()
-    the_plan = make_plan(live.text, ws.render(now), ws.config.targets)
+    the_plan = make_plan(live.text, moment.rendered, ws.config.targets)
     if as_json:
         click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **the_plan.data}, indent=2))
     else:
         click.echo(format_plan(the_plan, backend.name, now), nl=False)
     if pr is None and not actions.in_actions():
         return 2 if detailed_exitcode and the_plan.has_changes else 0
-    markdown = plan_comment(the_plan.data, ws.statuses(now), ws.config.targets, where=backend.name, at=now,
+    markdown = plan_comment(the_plan.data, moment.statuses, ws.config.targets, where=backend.name, at=now,
                             problems=problems, commit=actions.event_head_sha())
     actions.summary_markdown(markdown)
     if pr is not None:
@@ -169,12 +170,13 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         return _watch(app, interval or DEFAULT_INTERVAL, pull=pull, dry_run=dry_run)
     now = app.now(at)
     ws = app.workspace()
-    problems = _warn_problems(ws, now)
+    moment = ws.at(now)
+    problems = _warn_problems(moment)
     backend = app.backend(ws)
     notifier = None if dry_run else notices.notifier_for(app, ws)
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
-            outcome = reconcile(backend, ws.render(now), ws.config.targets, ws.config.safety,
+            outcome = reconcile(backend, moment.rendered, ws.config.targets, ws.config.safety,
                                 force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text))
     except TailjitError as e:
         if notifier is not None:
@@ -232,8 +234,8 @@ def status(app: App, at: datetime | None, as_json: bool) -> int:
     return 0
 
 
-def _warn_problems(ws: Workspace, now: datetime) -> list[GrantError]:
-    problems = ws.problems(now)
+def _warn_problems(moment: Moment) -> list[GrantError]:
+    problems = list(moment.problems)
     for error in problems:
         report_grant_error(error, "warning")
     return problems

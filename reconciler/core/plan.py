@@ -13,6 +13,7 @@ the rendered policy instead.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,38 +25,51 @@ import jsonpatch
 from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
-from reconciler.core.render import (
-    MEMBER_COMMENT,
-    body_digest,
-    first_line_end,
-    parse_policy,
-    read_policy,
-    split_header,
-)
+from reconciler.core.durations import format_time
+from reconciler.core.policy import NOTE_PREFIX, MemberNote, Policy, as_policy, body_digest, parse_policy, split_header
+from reconciler.core.render import first_line_end
 from reconciler.errors import UnsafePlan
 
 JSONValue = Any
+
+
+class ChangeKind(enum.StrEnum):
+    """How a login enters or leaves a group; plans list changes in this order."""
+
+    #: an active grant file adds it
+    GRANT = "grant"
+    #: a member tailjit had added leaves: its grant expired or its file is gone
+    REVOKE = "revoke"
+    #: a permanent member joins (from the base policy, or undoing an outside edit)
+    ADD = "add"
+    #: a permanent member leaves
+    REMOVE = "remove"
+
+
 #: The kinds of `MemberChange`, in the order plans list them.
-CHANGE_KINDS = ("grant", "revoke", "add", "remove")
+CHANGE_KINDS = tuple(ChangeKind)
 
 
 @dataclass(frozen=True)
 class MemberChange:
-    """A login entering or leaving a group.
-
-    ``kind``: ``grant`` (an active grant file adds it), ``revoke`` (a member
-    tailjit had added leaves: expired or deleted grant), ``add`` / ``remove``
-    (a permanent member changes, from the base policy or undoing an outside edit).
-    """
+    """A login entering or leaving a group; ``note`` is the member note of a grant or revocation."""
 
     group: str
     user: str
-    kind: str
-    detail: str = ""
+    kind: ChangeKind
+    note: MemberNote | None = None
 
     @property
-    def data(self) -> dict[str, str]:
-        return {"group": self.group, "user": self.user, "kind": self.kind, "detail": self.detail}
+    def detail(self) -> str:
+        """``prod/alice.yaml until 2026-11-24T14:00:00Z``, or "" for a permanent member."""
+        return "" if self.note is None else str(self.note)
+
+    @property
+    def data(self) -> dict[str, str | None]:
+        note = self.note
+        return {"group": self.group, "user": self.user, "kind": str(self.kind), "detail": self.detail,
+                "grant": None if note is None else note.grant,
+                "until": None if note is None else format_time(note.until)}
 
 
 @dataclass(frozen=True)
@@ -73,10 +87,11 @@ class Plan:
     existing_entries: int = 0
     changed_entries: int = 0
     forced: bool = False
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-    #: The plain data of ``live`` and ``proposed``, shared with `policycache`: never change them.
+    #: The plain data of ``live`` and ``proposed``, read from their `Policy` values: never change them.
     live_data: JSONValue = field(default=None, repr=False, compare=False)
     proposed_data: JSONValue = field(default=None, repr=False, compare=False)
+    #: ``proposed`` with its parse, for a local validation that reads it (`Backend.validate`)
+    proposed_policy: Policy | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def patch(self) -> tuple[dict[str, JSONValue], ...]:
@@ -89,13 +104,13 @@ class Plan:
     def has_changes(self) -> bool:
         return self.proposed != self.live
 
-    def changes_of(self, kind: str) -> list[MemberChange]:
+    def changes_of(self, kind: ChangeKind) -> list[MemberChange]:
         return [c for c in self.member_changes if c.kind == kind]
 
     @property
     def removed_members(self) -> int:
         """Permanent members this plan removes. Revocations never count: revoking is never blocked."""
-        return len(self.changes_of("remove"))
+        return len(self.changes_of(ChangeKind.REMOVE))
 
     def raise_if_unsafe(self, safety: Safety) -> None:
         """Refuse a plan that removes or rewrites too much of what exists (``--force`` skips this)."""
@@ -122,64 +137,67 @@ class Plan:
             "drift": self.drift,
             "drift_diff": self.drift_diff,
             "forced": self.forced,
-            "counts": {
-                "grant": len(self.changes_of("grant")),
-                "revoke": len(self.changes_of("revoke")),
-                "add": len(self.changes_of("add")),
-                "remove": len(self.changes_of("remove")),
-                "other": self.changed_entries,
-            },
+            "counts": {**{str(kind): len(self.changes_of(kind)) for kind in ChangeKind},
+                       "other": self.changed_entries},
             "member_changes": [c.data for c in self.member_changes],
             "other_changes": list(self.other_changes),
             "patch": list(self.patch),
             "diff": self.diff,
-            "warnings": list(self.warnings),
         }
 
 
-def make_plan(live: bytes, rendered: bytes, targets: Mapping[str, Target], *, force: bool = False) -> Plan:
-    """Compare ``live`` with the ``rendered`` desired policy and say what apply would write."""
+def make_plan(live: bytes | Policy, rendered: bytes | Policy, targets: Mapping[str, Target], *,
+              force: bool = False) -> Plan:
+    """Compare ``live`` with the ``rendered`` desired policy and say what apply would write.
+
+    Either may be given as a `Policy` whose parse is already made (render's),
+    so that it is not parsed again.
+    """
+    live_policy = as_policy(live, "live policy")
+    rendered_policy = as_policy(rendered, "rendered policy")
     target_groups = {t.group for t in targets.values()}
-    if not live.strip():
-        return _describe(live, rendered, rendered, target_groups, created=True)
-    digest, live_body = split_header(live)
-    _, rendered_body = split_header(rendered)
+    if not live_policy.text.strip():
+        return _describe(None, rendered_policy, rendered_policy, target_groups, created=True)
+    digest, live_body = split_header(live_policy.text)
+    _, rendered_body = split_header(rendered_policy.text)
     managed = digest is not None and digest == body_digest(live_body)
     if managed or live_body == rendered_body or force:
-        return _describe(live, rendered, rendered, target_groups, forced=force and not managed)
-    patched = patch_target_groups(live_body, rendered, target_groups)
-    _, patched_body = split_header(patched)
+        return _describe(live_policy, rendered_policy, rendered_policy, target_groups, forced=force and not managed)
+    patched = patch_target_groups(live_body, rendered_policy, target_groups)
+    _, patched_body = split_header(patched.text)
     drift_diff = unified_diff(rendered_body, patched_body, "git (rendered)", "live (edited outside git)")
-    return _describe(live, rendered, patched, target_groups, drift=patched_body != rendered_body,
+    return _describe(live_policy, rendered_policy, patched, target_groups, drift=patched_body != rendered_body,
                      drift_diff=drift_diff)
 
 
-def patch_target_groups(live_body: bytes, rendered: bytes, target_groups: Iterable[str]) -> bytes:
+def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_groups: Iterable[str]) -> Policy:
     """``live_body`` with each target group's member array taken from ``rendered``, plus rendered's header."""
-    header_end = rendered.find(b"\n") + 1
-    live_policy = parse_policy(live_body, "live policy")
-    rendered_policy = read_policy(rendered, "rendered policy").tree  # read only: its arrays are cloned
-    live_groups = _groups(live_policy)
-    rendered_groups = _groups(rendered_policy)
+    rendered_policy = as_policy(rendered, "rendered policy")
+    header = rendered_policy.text[:rendered_policy.text.find(b"\n") + 1]
+    live_tree = parse_policy(live_body, "live policy")
+    live_groups = _groups(live_tree)
+    rendered_groups = _groups(rendered_policy.tree)  # read only: its arrays are cloned
     assert rendered_groups is not None
     for group in sorted(target_groups):
         source = rendered_groups.get(group)
         if source is None:
             continue
         if live_groups is None:
-            live_policy.patch(b'[{"op": "add", "path": "/groups", "value": {}}]')
-            live_groups = _groups(live_policy)
+            live_tree.patch(b'[{"op": "add", "path": "/groups", "value": {}}]')
+            live_groups = _groups(live_tree)
             assert live_groups is not None
-        existing = live_groups.get(group)
-        if existing is not None:
+        copies = [m for m in live_groups.members if m.name.to_python() == group]
+        for existing in copies:  # a group named twice (a console edit): no copy may keep access
             existing.value.value = source.value.clone().value
-        else:
+        if not copies:
             pointer = "/groups/" + group.replace("~", "~0").replace("/", "~1")
             value = source.value.clone()
             value.before = value.after = b""
-            live_policy.patch(b'[{"op": "add", "path": ' + hujson.Literal.from_python(pointer).raw
-                              + b', "value": ' + value.pack() + b"}]")
-    return rendered[:header_end] + live_policy.pack()
+            live_tree.patch(b'[{"op": "add", "path": ' + hujson.Literal.from_python(pointer).raw
+                            + b', "value": ' + value.pack() + b"}]")
+    text = header + live_tree.pack()
+    live_tree.before = header + live_tree.before  # now live_tree.pack() == text
+    return Policy(text, live_tree, path="desired policy")
 
 
 def _groups(policy: hujson.Value) -> hujson.Object | None:
@@ -191,27 +209,25 @@ def _groups(policy: hujson.Value) -> hujson.Object | None:
     return member.value.value
 
 
-def _describe(live: bytes, rendered: bytes, proposed: bytes, target_groups: set[str], *,
+def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_groups: set[str], *,
               created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False) -> Plan:
-    live_data: JSONValue = {}
-    live_tree: hujson.Value | None = None
-    if not created:
-        live_policy = read_policy(live, "live policy")
-        live_data, live_tree = live_policy.data, live_policy.tree
-    proposed_policy = read_policy(proposed, "desired policy")
-    proposed_data = proposed_policy.data
-    member_changes = _member_changes(live_data, proposed_data, target_groups, live_tree, proposed_policy.tree)
+    live_text = b"" if live is None else live.text
+    live_data: JSONValue = {} if live is None else live.data
+    proposed_data = proposed.data
+    member_changes = _member_changes(live_data, proposed_data, target_groups,
+                                     None if live is None else live.tree, proposed.tree)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
         reduced = _without_equal_members(live_data, proposed_data)
         other_ops = tuple(jsonpatch.make_patch(*(_without_target_groups(x, target_groups) for x in reduced)).patch)
     return Plan(
-        live=live, rendered=rendered, proposed=proposed, drift=drift, drift_diff=drift_diff,
+        live=live_text, rendered=rendered.text, proposed=proposed.text, drift=drift, drift_diff=drift_diff,
         created=created, member_changes=member_changes, other_changes=other_ops,
-        diff=unified_diff(live, proposed, "live", "desired") if live != proposed else "",
-        existing_members=_count_members(live_data), existing_entries=_count_entries(live_data),
+        diff=unified_diff(live_text, proposed.text, "live", "desired") if live_text != proposed.text else "",
+        existing_members=_count_permanent(live, live_data, target_groups),
+        existing_entries=_count_entries(live_data),
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
-        live_data=live_data, proposed_data=proposed_data,
+        live_data=live_data, proposed_data=proposed_data, proposed_policy=proposed,
     )
 
 
@@ -233,23 +249,23 @@ def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str
     for group, entering, leaving in moves:
         for user in entering:
             note = granted.get((group, user))
-            changes.append(MemberChange(group, user, "grant" if note else "add", note or ""))
+            changes.append(MemberChange(group, user, ChangeKind.ADD if note is None else ChangeKind.GRANT, note))
         for user in leaving:
             note = revoked.get((group, user))
-            changes.append(MemberChange(group, user, "revoke" if note else "remove", note or ""))
+            changes.append(MemberChange(group, user, ChangeKind.REMOVE if note is None else ChangeKind.REVOKE, note))
     return tuple(changes)
 
 
 def member_notes(policy: hujson.Value, data: JSONValue,
-                 members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """``(group, login) -> "prod/alice.yaml until …"`` for those of ``members`` that carry a tailjit comment.
+                 members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MemberNote]:
+    """``(group, login) -> MemberNote`` for those of ``members`` that carry a tailjit member note.
 
     ``data`` is ``policy``'s plain data. Only the members asked for are read:
     a plan asks for those that change, a few hundred of a large policy's
     tens of thousands. A member's comment is what follows it on its own
     line: after its comma, or before the comma in a one-line array's ``/* … */``.
     """
-    found: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str], MemberNote] = {}
     container = _groups(policy)
     listed = data.get("groups") if isinstance(data, dict) else None
     if container is None or not isinstance(listed, dict):
@@ -295,7 +311,7 @@ def _places(items: list[Any], item: object) -> Iterator[int]:
         yield at
 
 
-def _note_at(array: hujson.Array, index: int, login: str) -> str | None:
+def _note_at(array: hujson.Array, index: int, login: str) -> MemberNote | None:
     elements = array.elements
     value = elements[index].value
     if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
@@ -303,7 +319,7 @@ def _note_at(array: hujson.Array, index: int, login: str) -> str | None:
     after = elements[index].after or b""
     following = elements[index + 1].before if index + 1 < len(elements) else array.after
     extra = after + following
-    marker = MEMBER_COMMENT.encode()
+    marker = NOTE_PREFIX.encode()
     at = extra.find(marker)
     line_end = first_line_end(following)
     end = len(extra) if line_end < 0 else len(after) + line_end
@@ -314,7 +330,7 @@ def _note_at(array: hujson.Array, index: int, login: str) -> str | None:
         cut = note.find(stop)
         if cut >= 0:
             note = note[:cut]
-    return note.decode("utf-8", "replace").strip()
+    return MemberNote.parse(note.decode("utf-8", "replace"))
 
 
 def _group_lists(data: JSONValue) -> dict[str, list[str]]:
@@ -367,8 +383,15 @@ def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValu
     return trimmed
 
 
-def _count_members(data: JSONValue) -> int:
-    return sum(len(members) for members in _group_lists(data).values())
+def _count_permanent(live: Policy | None, data: JSONValue, target_groups: set[str]) -> int:
+    """Members of the live policy's groups that tailjit did not add (those carry no member note)."""
+    groups = _group_lists(data)
+    total = sum(len(members) for members in groups.values())
+    if live is None:
+        return total
+    members = [(g, login) for g in sorted(target_groups) for login in groups.get(g, ())]
+    temporary = member_notes(live.tree, data, members)
+    return total - len(temporary)
 
 
 def _count_entries(data: JSONValue) -> int:

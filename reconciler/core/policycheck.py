@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler import hujson
-from reconciler.core import policycache
+from reconciler.core.policy import Policy
+from reconciler.errors import PolicyError
 
 _GROUP_FIELDS = {
     "acls": ("src", "dst", "users"),
@@ -19,13 +19,15 @@ _GROUP_FIELDS = {
 }
 
 
-def check_policy(text: bytes) -> tuple[str, ...]:
-    """What the tailnet would refuse in ``text``: a HuJSON syntax error, or groups used but not defined."""
-    try:
-        data = policycache.parsed(text).data
-    except hujson.HuJSONError as e:
-        return (str(e),)
-    return tuple(undefined_groups(data))
+def check_policy(policy: Policy | Any) -> tuple[str, ...]:
+    """What the tailnet would refuse in ``policy`` (a `Policy`, or its plain data): a syntax error, or groups
+    used but not defined."""
+    if isinstance(policy, Policy):
+        try:
+            policy = policy.data
+        except PolicyError as e:
+            return (e.message,)
+    return tuple(undefined_groups(policy))
 
 
 def undefined_groups(policy: Any) -> list[str]:

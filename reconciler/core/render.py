@@ -9,74 +9,30 @@ carries the digest that drift detection checks (see `split_header`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler import hujson
-from reconciler.core import policycache
 from reconciler.core.config import Target
-from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
+from reconciler.core.policy import (
+    MemberNote,
+    Policy,
+    parse_policy,
+    refuse_duplicate_groups,
+    split_header,
+    with_header,
+)
 from reconciler.errors import PolicyError
-
-HEADER_PREFIX = b"// tailjit:digest sha256:"
-HEADER_NOTE = b" (written by tailjit from git: change the repository, not this text)"
-MEMBER_COMMENT = "tailjit: "
 
 
 @dataclass(frozen=True)
 class Addition:
-    """A login added to a target group, and the comment that says why."""
+    """A login added to a target group, and the note that says why."""
 
     group: str
     user: str
-    comment: str
-
-
-def body_digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def with_header(body: bytes) -> bytes:
-    """Prefix ``body`` with the header line carrying its digest."""
-    return HEADER_PREFIX + body_digest(body).encode() + HEADER_NOTE + b"\n" + body
-
-
-def split_header(text: bytes) -> tuple[str | None, bytes]:
-    """``(digest, body)`` of a policy text; ``(None, text)`` when it has no tailjit header."""
-    if not text.startswith(HEADER_PREFIX):
-        return None, text
-    end = text.find(b"\n")
-    line = text if end < 0 else text[:end]
-    body = b"" if end < 0 else text[end + 1:]
-    digest = line[len(HEADER_PREFIX):len(HEADER_PREFIX) + 64].decode("ascii", "replace")
-    return digest, body
-
-
-def parse_policy(text: bytes, path: str) -> hujson.Value:
-    """Parse a policy text into a tree of the caller's own; a syntax error is a `PolicyError` at ``path:line``."""
-    try:
-        value = hujson.parse(text)
-    except hujson.HuJSONError as e:
-        raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
-    _check_object(value, path)
-    return value
-
-
-def read_policy(text: bytes, path: str) -> policycache.Parsed:
-    """`parse_policy` for a reader: the parse is shared (`policycache`), so the tree must not be changed."""
-    try:
-        found = policycache.parsed(text)
-    except hujson.HuJSONError as e:
-        raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
-    _check_object(found.tree, path)
-    return found
-
-
-def _check_object(value: hujson.Value, path: str) -> None:
-    if not isinstance(value.value, hujson.Object):
-        raise PolicyError("a policy file is a JSON object ({ … })", path=path, line=1)
+    note: MemberNote
 
 
 def target_members(policy: hujson.Value, targets: Iterable[Target], path: str) -> dict[str, hujson.Member]:
@@ -118,15 +74,22 @@ def additions(targets: Mapping[str, Target], statuses: Sequence[GrantStatus]) ->
         current = best.get(key)
         if current is None or (current.end is not None and status.end > current.end):
             best[key] = status
-    return [Addition(group, user, f"{MEMBER_COMMENT}{s.grant.name} until {format_time(s.end)}")
+    return [Addition(group, user, MemberNote(s.grant.name, s.end))
             for (group, user), s in sorted(best.items()) if s.end is not None]
 
 
 def render(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantStatus],
            *, path: str = "policy/policy.hujson") -> bytes:
-    """The desired policy: ``base`` with active grants' users in their target groups, plus the header."""
+    """The desired policy text: ``base`` with active grants' users in their target groups, plus the header."""
+    return render_policy(base, targets, statuses, path=path).text
+
+
+def render_policy(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantStatus],
+                  *, path: str = "policy/policy.hujson") -> Policy:
+    """`render`, with the tree the text was packed from: the plan reads it instead of parsing the text."""
     _, base_body = split_header(base)
     policy = parse_policy(base_body, path)
+    refuse_duplicate_groups(policy, path)
     members = target_members(policy, targets.values(), path)
     unit = _indent_unit(policy)
     present = {group: {login.lower() for login in member_logins(m)} for group, m in members.items()}
@@ -135,13 +98,12 @@ def render(base: bytes, targets: Mapping[str, Target], statuses: Sequence[GrantS
         if addition.user.lower() in present[addition.group]:
             continue  # a permanent member already
         present[addition.group].add(addition.user.lower())
-        pending.setdefault(addition.group, []).append((addition.user, addition.comment))
+        pending.setdefault(addition.group, []).append((addition.user, addition.note.comment))
     for group, logins in pending.items():
         append_members(members[group], logins, unit)
     text = with_header(policy.pack())
     policy.before = text[:text.index(b"\n") + 1] + policy.before  # the header: now policy.pack() == text
-    policycache.remember(text, policy)
-    return text
+    return Policy(text, policy, path="rendered policy")
 
 
 # --- editing an array in its own style -------------------------------------------------------------

@@ -6,6 +6,7 @@ value the pure core (`render`, `plan`) takes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.core.config import Config
 from reconciler.core.grants import Grant, GrantStatus, State, evaluate_all
-from reconciler.core.render import render
+from reconciler.core.policy import Policy
+from reconciler.core.render import render_policy
 from reconciler.errors import GrantError, PolicyError
 from reconciler.repo.config import load_config
 from reconciler.repo.grants import LoadedGrants, load_grants
@@ -28,15 +30,36 @@ FindMergeTimes = Callable[[Path, Sequence[Grant]], "MergeTimes"]
 
 
 @dataclass(frozen=True)
+class Moment:
+    """A workspace evaluated at one moment: every grant's status, the problems, and the render, made once."""
+
+    workspace: Workspace
+    now: datetime
+    statuses: tuple[GrantStatus, ...]
+
+    @functools.cached_property
+    def problems(self) -> tuple[GrantError, ...]:
+        """Invalid files plus valid files that grant nothing because of a limit or an unknown start."""
+        found = list(self.workspace.loaded.errors)
+        for status in self.statuses:
+            if status.state in (State.INVALID, State.UNKNOWN) and status.problem:
+                found.append(GrantError(status.problem, path=status.grant.path, line=status.grant.line))
+        return tuple(found)
+
+    @functools.cached_property
+    def rendered(self) -> Policy:
+        """The desired policy, with the tree it was packed from (see `render_policy`)."""
+        ws = self.workspace
+        return render_policy(ws.base, ws.config.targets, self.statuses, path=ws.base_path)
+
+
+@dataclass(frozen=True)
 class Workspace:
     config: Config
     base: bytes
     loaded: LoadedGrants
     merged_at: Mapping[str, datetime] = field(default_factory=dict)
     start_problems: Mapping[str, str] = field(default_factory=dict)
-    #: the statuses at the last moment asked for: a command asks for one moment several times
-    _evaluated: dict[datetime, tuple[GrantStatus, ...]] = field(default_factory=dict, init=False, repr=False,
-                                                                compare=False)
 
     @property
     def base_path(self) -> str:
@@ -46,23 +69,17 @@ class Workspace:
     def errors(self) -> tuple[GrantError, ...]:
         return self.loaded.errors
 
+    def at(self, now: datetime) -> Moment:
+        """Every grant evaluated at ``now``, once: a command asks for one moment several times (warnings,
+        render, the PR comment), and 10,000 grants take about 12 ms to evaluate."""
+        return Moment(self, now, evaluate_all(self.loaded.grants, self.config.targets, now, self.merged_at,
+                                              self.start_problems))
+
     def statuses(self, now: datetime) -> tuple[GrantStatus, ...]:
-        """Every grant evaluated at ``now``. Warnings, render and the PR comment of one command all ask for
-        the same moment, so the last one is kept (10,000 grants take about 12 ms)."""
-        found = self._evaluated.get(now)
-        if found is None:
-            self._evaluated.clear()
-            found = self._evaluated[now] = evaluate_all(self.loaded.grants, self.config.targets, now,
-                                                        self.merged_at, self.start_problems)
-        return found
+        return self.at(now).statuses
 
     def problems(self, now: datetime) -> list[GrantError]:
-        """Invalid files plus valid files that grant nothing because of a limit or an unknown start."""
-        found = list(self.loaded.errors)
-        for status in self.statuses(now):
-            if status.state in (State.INVALID, State.UNKNOWN) and status.problem:
-                found.append(GrantError(status.problem, path=status.grant.path, line=status.grant.line))
-        return found
+        return list(self.at(now).problems)
 
     def request_problems(self) -> list[GrantError]:
         """Grant files that break their target's request rules (``requesters``, ``reason_pattern``).
@@ -77,7 +94,7 @@ class Workspace:
         return found
 
     def render(self, now: datetime) -> bytes:
-        return render(self.base, self.config.targets, self.statuses(now), path=self.base_path)
+        return self.at(now).rendered.text
 
 
 def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None) -> Workspace:

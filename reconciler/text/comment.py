@@ -50,15 +50,20 @@ class Row:
 
 
 def plan_comment(data: Mapping[str, Any], statuses: Sequence[GrantStatus], targets: Mapping[str, Target], *,
-                 where: str, at: datetime, problems: Sequence[GrantError] = (), commit: str | None = None) -> str:
-    """The sticky comment's body (starting with `MARKER`); also the job summary of ``plan``."""
+                 where: str, at: datetime, problems: Sequence[GrantError] = (), commit: str | None = None,
+                 warnings: Sequence[str] = ()) -> str:
+    """The sticky comment's body (starting with `MARKER`); also the job summary of ``plan``.
+
+    ``warnings`` are notes for the reviewer that change nothing (a credential about to expire, say).
+    """
     rows = access_rows(data, statuses, targets)
     for show_diff in (True, False):
-        body = _compose(data, rows, problems, where=where, at=at, commit=commit, show_diff=show_diff)
+        body = _compose(data, rows, problems, where=where, at=at, commit=commit, show_diff=show_diff,
+                        warnings=warnings)
         if len(body) <= MAX_CHARS:
             return body
     return _compose(data, rows[:50], problems[:5], where=where, at=at, commit=commit, show_diff=False,
-                    cut_rows=len(rows) - 50)
+                    cut_rows=len(rows) - 50, warnings=warnings[:5])
 
 
 def title(data: Mapping[str, Any]) -> str:
@@ -84,12 +89,13 @@ def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
         by_user.setdefault((s.grant.user, s.grant.target), s)
     rows: list[Row] = []
     for change in data.get("member_changes", []):
-        group, user, kind, detail = change["group"], change["user"], change["kind"], change.get("detail", "")
+        group, user, kind = change["group"], change["user"], change["kind"]
+        grant, until = change.get("grant"), change.get("until")
         target = by_group.get(group)
-        status = by_name.get(detail.split(" until ", 1)[0]) if detail else None
+        status = by_name.get(grant) if grant else None
         if status is None and kind in ("grant", "revoke") and target is not None:
             status = by_user.get((user, target.name))
-        rows.append(Row(kind, user, group, target, _until(kind, status, detail), _why(status)))
+        rows.append(Row(kind, user, group, target, _until(kind, status, until), _why(status)))
     rows.sort(key=lambda r: (CHANGE_KINDS.index(r.kind), r.group, r.user))
     for status in statuses:
         if status.state is State.PENDING:
@@ -99,14 +105,14 @@ def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
     return rows
 
 
-def _until(kind: str, status: GrantStatus | None, detail: str) -> str:
+def _until(kind: str, status: GrantStatus | None, until: str | None) -> str:
     if kind == "add":
         return "permanent (base policy)"
     if kind == "remove":
         return "permanent member removed"
     if kind == "grant":
         if status is None:
-            return detail.split(" until ", 1)[1] if " until " in detail else "?"
+            return until or "?"
         return _window(status)
     if status is None:
         return "grant file removed"
@@ -135,7 +141,8 @@ def _why(status: GrantStatus | None) -> str:
 
 
 def _compose(data: Mapping[str, Any], rows: Sequence[Row], problems: Sequence[GrantError], *, where: str,
-             at: datetime, commit: str | None, show_diff: bool, cut_rows: int = 0) -> str:
+             at: datetime, commit: str | None, show_diff: bool, cut_rows: int = 0,
+             warnings: Sequence[str] = ()) -> str:
     out = [MARKER, f"### tailjit plan: {title(data)}", ""]
     if rows:
         out += _table(rows)
@@ -164,8 +171,8 @@ def _compose(data: Mapping[str, Any], rows: Sequence[Row], problems: Sequence[Gr
         if len(problems) > MAX_PROBLEMS:
             out.append(f"> - … and {len(problems) - MAX_PROBLEMS} more (run `tailjit validate`)")
         out.append("")
-    for warning in data.get("warnings", []):
-        out += [f"> [!NOTE]\n> {_text(str(warning))}", ""]
+    for warning in warnings:
+        out += [f"> [!NOTE]\n> {_text(warning)}", ""]
     stamp = f"Planned against `{_code(where)}` at {format_time(at)}" + (f" for {_code(commit[:12])}" if commit else "")
     out.append(f"<sub>{stamp}. Updated on every push. Merging runs `tailjit apply`; each grant is revoked when it "
                f"expires.</sub>")

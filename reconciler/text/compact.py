@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reconciler.core.render import HEADER_PREFIX
+from reconciler.core.policy import HEADER_PREFIX
 
 _HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _HEADER = HEADER_PREFIX.decode()

@@ -8,17 +8,17 @@ from typing import Any
 
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import GrantStatus
-from reconciler.core.plan import CHANGE_KINDS, Plan
+from reconciler.core.plan import CHANGE_KINDS, ChangeKind, Plan
 
-_SIGNS = {"grant": "+", "add": "+", "revoke": "-", "remove": "-"}
+_SIGNS = {ChangeKind.GRANT: "+", ChangeKind.ADD: "+", ChangeKind.REVOKE: "-", ChangeKind.REMOVE: "-"}
 
 
 def plan_summary(plan: Plan) -> str:
     """``2 to grant, 1 to revoke, 0 permanent members changed, 3 other entries changed.``"""
     if not plan.has_changes:
         return "No changes: the tailnet matches the repository."
-    permanent = len(plan.changes_of("add")) + len(plan.changes_of("remove"))
-    return (f"{len(plan.changes_of('grant'))} to grant, {len(plan.changes_of('revoke'))} to revoke, "
+    permanent = len(plan.changes_of(ChangeKind.ADD)) + len(plan.changes_of(ChangeKind.REMOVE))
+    return (f"{len(plan.changes_of(ChangeKind.GRANT))} to grant, {len(plan.changes_of(ChangeKind.REVOKE))} to revoke, "
             f"{permanent} permanent members changed, {plan.changed_entries} other entries changed.")
 
 
