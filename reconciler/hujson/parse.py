@@ -31,7 +31,15 @@ _COMMENT = re.compile(rb"//[^\n]*+\n|" + _BLOCK_COMMENT)
 _LITERAL_RUN = re.compile(rb"[-+.a-zA-Z0-9]*")
 _ANY_STRING = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"')
 
-_PUNCT = frozenset(b"[]{},:")
+# The first byte of a token: punctuation, or the quote that starts a string.
+_OPEN_BRACE = ord("{")
+_CLOSE_BRACE = ord("}")
+_OPEN_BRACKET = ord("[")
+_CLOSE_BRACKET = ord("]")
+_COMMA = ord(",")
+_COLON = ord(":")
+_QUOTE = ord('"')
+_PUNCT = frozenset(b"[]{},:")  # any other first byte starts a string or scalar
 
 # Parser states: what the next token may be.
 _S_VALUE = 0  # a value (or ']' when directly inside an array)
@@ -47,7 +55,11 @@ def parse(data: bytes | str) -> Value:
 
 
 def _parse(b: bytes) -> Value:
-    # The hot loop: states are the _S_* numbers written as literals, classes bound to locals.
+    # The hot loop: the states, byte codes, classes and bound methods it compares with or
+    # calls are all locals, which cost a literal's price where a global would cost more.
+    s_value, s_name, s_colon, s_after, s_badname = _S_VALUE, _S_NAME, _S_COLON, _S_AFTER, _S_BADNAME
+    comma, colon, quote = _COMMA, _COLON, _QUOTE
+    open_brace, close_brace, open_bracket, close_bracket = _OPEN_BRACE, _CLOSE_BRACE, _OPEN_BRACKET, _CLOSE_BRACKET
     toks: list[tuple[bytes, bytes, bytes]] = _TOKENS.findall(b)
     it = iter(toks)
     check_utf8 = not b.isascii()
@@ -57,7 +69,7 @@ def _parse(b: bytes) -> Value:
     push, pop = stack.append, stack.pop
     top: Any = None  # the innermost open Object or Array
     in_array = False
-    state = 0  # _S_VALUE
+    state = s_value
     root: Value | None = None
     name: Any = None  # the pending member name
     bad_names: dict[Any, int] = {}  # container -> token index, for containers used as names
@@ -68,61 +80,63 @@ def _parse(b: bytes) -> Value:
         if not tok:
             break
         c = tok[0]
-        if state == 3:  # _S_AFTER: ',' or a closing bracket
-            if c == 0x2C:
+        if state == s_after:  # ',' or a closing bracket
+            if c == comma:
                 if in_array:
                     top.elements[-1].after = extra
-                    state = 0
+                    state = s_value
                 elif top is not None:
                     top.members[-1].value.after = extra
-                    state = 1
+                    state = s_name
                 else:
                     break
                 continue
-            if not ((c == 0x5D and in_array) or (c == 0x7D and top is not None and not in_array)):
+            if not ((c == close_bracket and in_array) or (c == close_brace and top is not None and not in_array)):
                 break
         # A closing bracket after a value, right after its opening one, or after a trailing comma.
-        if (c == 0x7D and (state == 1 or state == 3)) or (c == 0x5D and in_array and (state == 0 or state == 3)):
+        # (Here and below, `a == x or a == y` on purpose: `a in (x, y)` builds a tuple every time.)
+        if ((c == close_brace and (state == s_name or state == s_after))  # noqa: SIM109
+                or (c == close_bracket and in_array and (state == s_value or state == s_after))):  # noqa: SIM109
             top.after = extra
             closed = pop()
             top = stack[-1] if stack else None
             in_array = type(top) is array_cls
-            state = 3
+            state = s_after
             if bad_names and closed in bad_names:
-                state, bad_index = 4, bad_names[closed]
+                state, bad_index = s_badname, bad_names[closed]
             continue
-        if state == 1:  # _S_NAME
-            if c == 0x22:
+        if state == s_name:
+            if c == quote:
                 name = value_cls(literal_cls(tok), extra)
-                state = 2
+                state = s_colon
                 continue
-            if c in punct and c != 0x7B and c != 0x5B:
+            if c in punct and c != open_brace and c != open_bracket:
                 break
             # A name that is not a string: the reference parses the whole value
             # (and the extra after it) before it complains.
             index = len(toks) - length_hint(it) - 1
             if c not in punct:
-                state, bad_index = 4, index
+                state, bad_index = s_badname, index
                 continue
-            container: Object | Array = Object([]) if c == 0x7B else array_cls([])
+            container: Object | Array = Object([]) if c == open_brace else array_cls([])
             bad_names[container] = index
             push(container)
-            top, in_array = container, c == 0x5B
-            state = 1 if c == 0x7B else 0
+            top, in_array = container, c == open_bracket
+            state = s_name if c == open_brace else s_value
             continue
-        if state == 2:  # _S_COLON
-            if c != 0x3A:
+        if state == s_colon:
+            if c != colon:
                 break
             name.after = extra
-            state = 0
+            state = s_value
             continue
-        if state != 0:  # _S_BADNAME: its error is due
+        if state != s_value:  # _S_BADNAME: its error is due
             break
         if c not in punct:
             node = value_cls(literal_cls(tok), extra)
-            state = 3
-        elif c == 0x7B or c == 0x5B:
-            container = Object([]) if c == 0x7B else array_cls([])
+            state = s_after
+        elif c == open_brace or c == open_bracket:  # noqa: SIM109
+            container = Object([]) if c == open_brace else array_cls([])
             node = value_cls(container, extra)
             if top is None:
                 root = node
@@ -131,8 +145,8 @@ def _parse(b: bytes) -> Value:
             else:
                 top.members.append(member_cls(name, node))
             push(container)
-            top, in_array = container, c == 0x5B
-            state = 1 if c == 0x7B else 0
+            top, in_array = container, c == open_bracket
+            state = s_name if c == open_brace else s_value
             continue
         else:
             break
@@ -142,7 +156,7 @@ def _parse(b: bytes) -> Value:
             top.members.append(member_cls(name, node))
         else:
             root = node
-    if state == 3 and top is None and not tok and not _rest and root is not None:
+    if state == s_after and top is None and not tok and not _rest and root is not None:
         root.after = extra
         return root
     index = len(toks) - length_hint(it) - 1
