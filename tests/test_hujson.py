@@ -14,7 +14,7 @@ from reconciler import hujson
 from reconciler.hujson import Array, HuJSONError, Literal, Object, Value
 
 SHARED = Path(__file__).parents[2] / "shared"
-VECTOR_DIR = SHARED / "hujson"
+VECTOR_DIR = Path(__file__).parent / "data" / "hujson"
 CORPUS_DIR = SHARED / "corpus" / "policies"
 
 
@@ -25,8 +25,17 @@ def _params(path: Path, load: Callable[[Path], list[Any]]) -> list[Any]:
     return load(path)
 
 
-def _vectors(path: Path) -> list[Any]:
-    return [pytest.param(v, id=f"{v['name']}:{v['kind']}") for v in json.loads(path.read_text(encoding="utf-8"))]
+def _load(name: str) -> list[dict[str, Any]]:
+    vectors: list[dict[str, Any]] = json.loads((VECTOR_DIR / name).read_text(encoding="utf-8"))
+    return vectors
+
+
+VECTORS = [pytest.param(v, id=f"{v['name']}:{v['kind']}") for v in _load("vectors.json")]
+FIND_VECTORS = [pytest.param(v, id=v["name"]) for v in _load("find_vectors.json")]
+
+
+def test_vectors_are_all_there() -> None:
+    assert (len(VECTORS), len(FIND_VECTORS)) == (151, 16)
 
 
 def _raw(vector: dict[str, Any], key: str) -> bytes | None:
@@ -42,7 +51,7 @@ def _structure(v: Value) -> str:
     return repr(v)
 
 
-@pytest.mark.parametrize("vector", _params(VECTOR_DIR / "vectors.json", _vectors))
+@pytest.mark.parametrize("vector", VECTORS)
 def test_reference_vector(vector: dict[str, Any]) -> None:
     data, want, kind = _raw(vector, "input"), _raw(vector, "expected"), vector["kind"]
     assert data is not None
@@ -78,11 +87,7 @@ def test_reference_vector(vector: dict[str, Any]) -> None:
             assert value.pack() == want
 
 
-def _find_vectors(path: Path) -> list[Any]:
-    return [pytest.param(v, id=v["name"]) for v in json.loads(path.read_text(encoding="utf-8"))]
-
-
-@pytest.mark.parametrize("vector", _params(VECTOR_DIR / "find_vectors.json", _find_vectors))
+@pytest.mark.parametrize("vector", FIND_VECTORS)
 def test_reference_find_vector(vector: dict[str, Any]) -> None:
     value = hujson.parse(vector["input"])
     value.minimize()
