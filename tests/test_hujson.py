@@ -1,10 +1,13 @@
-"""reconciler.hujson against the reference library's own vectors, the policy corpus and hand cases."""
+"""reconciler.hujson against the reference library's own vectors, the policy corpus and hand cases.
+
+The vectors are in the repository (tests/data/hujson/, see its NOTICE); the corpus is
+not, and its tests skip without it, or fail when CI=true (tests/support/corpus.py).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +15,10 @@ import pytest
 
 from reconciler import hujson
 from reconciler.hujson import Array, HuJSONError, Literal, Object, Value
+from support import corpus
 
-SHARED = Path(__file__).parents[2] / "shared"
 VECTOR_DIR = Path(__file__).parent / "data" / "hujson"
-CORPUS_DIR = SHARED / "corpus" / "policies"
-
-
-def _params(path: Path, load: Callable[[Path], list[Any]]) -> list[Any]:
-    """Test parameters from a shared file, or one skipped placeholder when shared/ is absent."""
-    if not path.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"reference data not found at {path}"))]
-    return load(path)
+CORPUS_DIR = corpus.POLICIES
 
 
 def _load(name: str) -> list[dict[str, Any]]:
@@ -95,10 +91,6 @@ def test_reference_find_vector(vector: dict[str, Any]) -> None:
     assert (None if found is None else found.pack().decode()) == vector["expected"]
 
 
-def _corpus(path: Path) -> list[Any]:
-    return [pytest.param(p, id=p.name) for p in sorted(path.glob("*.hujson"))]
-
-
 def _already_formatted() -> set[str]:
     """Files SOURCES.md marks as byte-identical to the reference's Format output."""
     sources = CORPUS_DIR / "SOURCES.md"
@@ -115,9 +107,9 @@ def _already_formatted() -> set[str]:
 ALREADY_FORMATTED = _already_formatted()
 
 
-@pytest.mark.parametrize("path", _params(CORPUS_DIR, _corpus))
+@pytest.mark.parametrize("path", corpus.files(CORPUS_DIR))
 def test_corpus_policy(path: Path) -> None:
-    data = path.read_bytes()
+    data = corpus.require(path).read_bytes()
     value = hujson.parse(data)
     assert value.pack() == data
     data_py = value.to_python()
@@ -133,15 +125,15 @@ def test_corpus_policy(path: Path) -> None:
 
 
 def test_corpus_has_formatted_files() -> None:
-    if not CORPUS_DIR.exists():
-        pytest.skip(f"corpus not found at {CORPUS_DIR}")
+    corpus.require(CORPUS_DIR / "SOURCES.md")
     assert len(ALREADY_FORMATTED) >= 20
 
 
-@pytest.mark.parametrize("path", _params(CORPUS_DIR / "invalid", _corpus))
+@pytest.mark.parametrize("path", corpus.files(CORPUS_DIR / "invalid"))
 def test_corpus_invalid_policy(path: Path) -> None:
+    data = corpus.require(path).read_bytes()
     with pytest.raises(HuJSONError) as info:
-        hujson.parse(path.read_bytes())
+        hujson.parse(data)
     assert info.value.line is not None and info.value.line > 1
     assert str(info.value).startswith(f"hujson: line {info.value.line}, column {info.value.column}: ")
 
