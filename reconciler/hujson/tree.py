@@ -1,4 +1,4 @@
-"""The syntax tree (the reference's ast.go) and the helpers every layer shares.
+"""The syntax tree (the reference's types.go) and the helpers every layer shares.
 
 ``Value``, ``Literal``, ``Member``, ``Object`` and ``Array`` mirror the Go types with
 raw bytes: every byte of the input is kept, so ``parse(x).pack() == x``. Whitespace and
