@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support import corpus
+
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("load", "render", "plan", "apply", "total")
 #: the HuJSON part benchmarks the shared corpus of real policies, which sits beside a clone in CI
-HAVE_CORPUS = any((ROOT.parent / "shared" / "corpus" / "policies").glob("*.hujson"))
+HAVE_CORPUS = any(corpus.POLICIES.glob("*.hujson"))
 PARTS = "reconcile,converged,git" + (",hujson" if HAVE_CORPUS else "")
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler import hujson
 from reconciler.hujson import Array, HuJSONError, Literal, Object, Value
-from support import corpus
+from tests.support import corpus
 
 VECTOR_DIR = Path(__file__).parent / "data" / "hujson"
 CORPUS_DIR = corpus.POLICIES

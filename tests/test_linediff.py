@@ -15,6 +15,7 @@ from reconciler.core import linediff
 from reconciler.core.config import Target
 from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.render import render
+from tests.support import corpus
 from tests.support.policies import CORPUS_FILES, NOW, with_target_group
 
 _HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@\n")
@@ -88,9 +89,9 @@ def test_opcodes_cover_both_texts_in_order() -> None:
                      ("replace", 5, 6, 5, 6), ("equal", 6, 7, 6, 7)]
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real policies is not present")
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORPUS_FILES)
 def test_a_grant_and_a_revocation_diff_as_difflib_diffs_them(path: Path) -> None:
+    corpus.require(path)
     base, group = with_target_group(path.read_bytes())
     targets = {"t": Target("t", group, timedelta(hours=8))}
 

@@ -10,6 +10,7 @@ from reconciler.core.grants import Grant, GrantStatus, State
 from reconciler.core.policy import HEADER_PREFIX, body_digest, split_header
 from reconciler.core.render import render
 from reconciler.errors import PolicyError
+from tests.support import corpus
 from tests.support.access import BASE_POLICY
 from tests.support.policies import CORPUS_FILES, NOW, TARGETS, active, with_target_group
 
@@ -105,9 +106,9 @@ def test_base_policy_errors(base: bytes, expected: str) -> None:
     assert expected in str(info.value)
 
 
-@pytest.mark.skipif(not CORPUS_FILES, reason="the shared corpus of real policies is not present")
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORPUS_FILES)
 def test_corpus_policies_keep_every_byte_outside_the_target_group(path) -> None:  # type: ignore[no-untyped-def]
+    corpus.require(path)
     base, group = with_target_group(path.read_bytes())
     targets = {"t": Target("t", group, timedelta(hours=8))}
     grant = Grant(path="policy/grants/t/zed.yaml", user="zed@example.com", target="t", reason="r",
