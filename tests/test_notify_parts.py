@@ -18,7 +18,7 @@ from reconciler.core.plan import make_plan
 from reconciler.core.render import render
 from reconciler.errors import BackendError, ConfigError
 from reconciler.http import HttpClient, RetryPolicy
-from reconciler.notify.events import access_changes, parse_note
+from reconciler.notify.events import access_changes
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.state import MAX_BYTES, SentLog
 from reconciler.repo.config import load_config
@@ -84,15 +84,6 @@ def test_a_url_or_secret_written_in_the_config_is_refused_without_repeating_it(t
 
 
 # -- events from a plan -----------------------------------------------------------------------------------
-
-
-def test_member_notes_parse() -> None:
-    assert parse_note("tailjit: prod/alice.yaml until 2026-12-01T16:00:00Z") == (
-        "prod/alice.yaml", datetime(2026, 12, 1, 16, tzinfo=UTC))
-    assert parse_note("prod/a.yaml until garbage") == ("prod/a.yaml", None)
-    for other in ("", "lead", "tailjit: until 2026-12-01T16:00:00Z", "a b.yaml until 2026-12-01T16:00:00Z",
-                  "prod/alice.json until 2026-12-01T16:00:00Z"):
-        assert parse_note(other) is None
 
 
 def status(user: str, end: datetime, name: str | None = None) -> GrantStatus:

@@ -92,6 +92,8 @@ class Plan:
     proposed_data: JSONValue = field(default=None, repr=False, compare=False)
     #: ``proposed`` with its parse, for a local validation that reads it (`Backend.validate`)
     proposed_policy: Policy | None = field(default=None, repr=False, compare=False)
+    #: ``live`` with its parse (None for a new policy file)
+    live_policy: Policy | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def patch(self) -> tuple[dict[str, JSONValue], ...]:
@@ -227,7 +229,7 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         existing_members=_count_permanent(live, live_data, target_groups),
         existing_entries=_count_entries(live_data),
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
-        live_data=live_data, proposed_data=proposed_data, proposed_policy=proposed,
+        live_data=live_data, proposed_data=proposed_data, proposed_policy=proposed, live_policy=live,
     )
 
 

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.core.config import Target
-from reconciler.core.durations import format_time, parse_time
+from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
-from reconciler.core.plan import Plan, member_notes
-from reconciler.core.render import MEMBER_COMMENT, read_policy
+from reconciler.core.plan import ChangeKind, Plan, member_notes
+from reconciler.core.policy import Policy
 
 #: The version of an event's fields (webhook bodies and ``audit --format jsonl`` lines); see docs/audit.md.
 SCHEMA = 1
@@ -114,22 +114,6 @@ class AccessChange:
     previous_until: datetime | None = None
 
 
-def parse_note(note: str) -> tuple[str, datetime | None] | None:
-    """``prod/alice.yaml until 2026-11-25T02:00:00Z`` → ``("prod/alice.yaml", end)``; None if not a tailjit note.
-
-    The ``tailjit:`` marker may still be on the text (a whole comment) or already cut off (a plan's detail).
-    """
-    text = note.strip().removeprefix(MEMBER_COMMENT.strip()).strip()
-    name, sep, when = text.partition(" until ")
-    name = name.strip()
-    if not sep or not name or " " in name or not name.endswith(".yaml"):
-        return None
-    try:
-        return name, parse_time(when.strip())
-    except ValueError:
-        return name, None
-
-
 def access_changes(plan: Plan, target_groups: Collection[str]) -> list[AccessChange]:
     """The grants, extensions and revocations a plan makes, from its member changes and member notes.
 
@@ -139,13 +123,13 @@ def access_changes(plan: Plan, target_groups: Collection[str]) -> list[AccessCha
     """
     found: list[AccessChange] = []
     for change in plan.member_changes:
-        if change.kind not in ("grant", "revoke") or change.group not in target_groups:
+        if change.kind not in (ChangeKind.GRANT, ChangeKind.REVOKE) or change.group not in target_groups:
             continue
-        parsed = parse_note(change.detail)
-        if parsed is None:
+        note = change.note
+        if note is None:
             continue
-        kind = "granted" if change.kind == "grant" else "revoked"
-        found.append(AccessChange(kind, change.group, change.user, parsed[0], parsed[1]))
+        kind = "granted" if change.kind is ChangeKind.GRANT else "revoked"
+        found.append(AccessChange(kind, change.group, change.user, note.grant, note.until))
     if plan.created or not plan.has_changes:
         return found
     found.extend(_renewed(plan, target_groups))
@@ -153,7 +137,8 @@ def access_changes(plan: Plan, target_groups: Collection[str]) -> list[AccessCha
 
 
 def _renewed(plan: Plan, target_groups: Collection[str]) -> Iterable[AccessChange]:
-    live, proposed = read_policy(plan.live, "live policy"), read_policy(plan.proposed, "desired policy")
+    live = plan.live_policy or Policy(plan.live, path="live policy")
+    proposed = plan.proposed_policy or Policy(plan.proposed, path="desired policy")
     before, after = _groups(live.data), _groups(proposed.data)
     staying = [(group, user) for group in sorted(target_groups)
                for user in sorted(set(before.get(group, ())) & set(after.get(group, ())))]
@@ -162,14 +147,13 @@ def _renewed(plan: Plan, target_groups: Collection[str]) -> Iterable[AccessChang
     old_notes = member_notes(live.tree, live.data, staying)
     new_notes = member_notes(proposed.tree, proposed.data, staying)
     for group, user in staying:
-        old = parse_note(old_notes.get((group, user), ""))
-        new = parse_note(new_notes.get((group, user), ""))
+        old, new = old_notes.get((group, user)), new_notes.get((group, user))
         if new is None or old == new:
             continue
-        if old is None or old[0] != new[0]:
-            yield AccessChange("granted", group, user, new[0], new[1])
+        if old is None or old.grant != new.grant:
+            yield AccessChange("granted", group, user, new.grant, new.until)
         else:
-            yield AccessChange("extended", group, user, new[0], new[1], previous_until=old[1])
+            yield AccessChange("extended", group, user, new.grant, new.until, previous_until=old.until)
 
 
 def _groups(data: Any) -> dict[str, list[str]]:
