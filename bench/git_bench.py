@@ -23,6 +23,7 @@ import io
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -136,6 +137,47 @@ def build(where: Path, commits: int, grants: int, seed: int = 7) -> tuple[RepoBu
     b.pack()
     made.pack_seconds = time.perf_counter() - started
     return b, made
+
+
+def build_merged(where: Path, grants: int, *, extra: int = 0) -> tuple[RepoBuilder, dict[str, datetime]]:
+    """One pull request per grant, as a team works: each grant file added on its own branch and merged to main
+    by a merge commit (two commits per grant), ``extra`` more merges after that. Returns the builder (HEAD
+    checked out, objects packed by ``git repack`` as a clone's are, or by libgit2 where git is missing) and
+    each grant's merge time."""
+    b = RepoBuilder.init(where)
+    when = START
+    b.commit({"policy/tailjit.yaml": config_text(), "policy/policy.hujson": policy_text()}, when, author=CAROL,
+             write_ref=False)
+    births: dict[str, datetime] = {}
+    for n in range(grants + extra):
+        births[merge_one(b, n, when + 2 * n * STEP)] = when + (2 * n + 1) * STEP
+    b.checkout()
+    pack(b)
+    return b, births
+
+
+def merge_one(b: RepoBuilder, n: int, when: datetime) -> str:
+    """Grant ``n`` requested on a branch at ``when`` and merged (GitHub as committer) one step later: its path."""
+    target = f"t{n % TARGETS:03}"
+    path = f"{G}/{target}/user{n}.yaml"
+    side = b.commit({path: grant_yaml(f"user{n}@example.com", target, reason=f"Request {n}")}, when, author=BOB,
+                    branch="request", parents=[b.tip()], write_ref=False)
+    tree = b.repo[side].peel(pygit2.Commit).tree_id
+    b.tips["main"] = b.repo.create_commit(None, CAROL.sign(when + STEP), GITHUB.sign(when + STEP),
+                                          f"Merge pull request #{n + 1} from acme/request", tree, [b.tip(), side])
+    return path
+
+
+def pack(b: RepoBuilder) -> None:
+    """Pack the repository as a clone leaves it: by git itself if installed, else by libgit2."""
+    git = shutil.which("git")
+    if git is None:
+        b.pack()
+        return
+    b.write_refs()
+    subprocess.run([git, "-C", b.repo.path, "repack", "-a", "-d", "-f", "-q"], check=True)
+    subprocess.run([git, "-C", b.repo.path, "prune-packed"], check=True)
+    b.repo = pygit2.Repository(b.repo.path)
 
 
 def naive_merge_times(root: Path, grants: list[Grant]) -> dict[str, datetime]:

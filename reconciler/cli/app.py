@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
-from reconciler.git.history import merge_times
+from reconciler.core.grants import Grant
+from reconciler.git.history import MergeTimes, Progress, merge_times
 from reconciler.repo.config import find_config
 from reconciler.repo.workspace import Workspace, open_workspace
 
@@ -30,6 +31,8 @@ class App:
     clock: Callable[[], datetime] = field(default=system_clock)
     #: the environment (notification sinks read their URL and secret variables from it)
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    #: told how far a long walk of git history has got: (commits read, commits in all when known)
+    progress: Progress | None = None
 
     @property
     def config_path(self) -> Path:
@@ -40,7 +43,11 @@ class App:
         return at if at is not None else self.clock()
 
     def workspace(self) -> Workspace:
-        return open_workspace(self.config_path, merge_times)
+        return open_workspace(self.config_path, self.merge_times)
+
+    def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:
+        """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""
+        return merge_times(root, grants, state=root / ".tailjit", progress=self.progress)
 
     def backend(self, ws: Workspace) -> Backend:
         return open_backend(self.backend_spec or ws.config.backend, ws.config)

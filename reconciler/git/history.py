@@ -8,9 +8,12 @@ committer time is when the change reached the branch.
 
 One walk answers for every grant file at once: it goes back along first
 parents, compares the grants folder's tree id of each commit with its
-parent's, and diffs only the commits where that folder changed, with rename
-detection, so that a file moved or renamed later keeps its original merge
-time. An edit (say, a longer duration) does not restart the clock either.
+parent's, and where that folder changed opens only the subfolders and
+entries whose ids changed (`reconciler.git.walk`), finding renames where a
+commit both adds and deletes, so that a file moved or renamed later keeps
+its original merge time. An edit (say, a longer duration) does not restart
+the clock either. The births of every file can be kept between runs
+(`reconciler.git.cache`), so that a run walks only the commits made since.
 
 It also holds the small working-copy helpers that request, prune and audit
 share: the local identity, the staged-changes guard, path lookups in trees.
@@ -19,17 +22,20 @@ share: the local identity, the staged-changes guard, path lookups in trees.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffFind, SortMode
+from pygit2.enums import DiffFind
 
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import Grant
 from reconciler.errors import GitError
+from reconciler.git import cache
+from reconciler.git.cache import Born
+from reconciler.git.walk import Change, Status, TreeReader
 
 #: How far a commit time may be ahead of this machine's clock before it is distrusted.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -111,69 +117,137 @@ class Birth:
     time: datetime
 
 
+#: Called now and then during a walk with the commits read so far and, when known, how many there are in all.
+Progress = Callable[[int, int | None], None]
+#: How many commits a walk reads between two calls of its progress callback.
+PROGRESS_EVERY = 1000
+
+
 @dataclass(frozen=True)
 class WalkStats:
-    """How much history one walk read: commits visited, and commits diffed (grants folder changed)."""
+    """How much history one walk read: commits visited, commits whose grants folder changed, tree objects
+    read, births taken from an earlier walk's record, and whether the walk reached that record's commit."""
 
     commits: int
     diffs: int
+    trees: int = 0
+    cached: int = 0
+    resumed: bool = False
 
 
-def first_parent_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str,
-                        paths: Iterable[str]) -> tuple[dict[str, Birth], WalkStats]:
+@dataclass(frozen=True)
+class Known:
+    """What an earlier walk found at commit ``tip``: ``{path in the folder: (commit, time)}``, None where unknown."""
+
+    tip: pygit2.Oid
+    births: Mapping[str, Born | None]
+
+
+@dataclass(frozen=True)
+class Walk:
+    """The births found (by path at the tip), every file below the folder at the tip (relative to it), and
+    how much was read."""
+
+    births: dict[str, Birth]
+    present: frozenset[str]
+    stats: WalkStats
+
+
+class StaleKnowledge(Exception):
+    """The walk reached a known commit whose record lacks a file present there: the record is not to be used."""
+
+
+def first_parent_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: Iterable[str] | None = None,
+                        *, progress: Progress | None = None) -> tuple[dict[str, Birth], WalkStats]:
+    """`walk_births` without an earlier record: ``(births, stats)``."""
+    walk = walk_births(repo, tip, folder, paths, progress=progress)
+    return walk.births, walk.stats
+
+
+def walk_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: Iterable[str] | None = None,
+                *, known: Known | None = None, progress: Progress | None = None) -> Walk:
     """For each repository-relative ``path`` inside ``folder`` that exists at ``tip``: its `Birth`.
 
-    Goes back along first parents from ``tip`` and stops as soon as every path
-    is accounted for. A path whose history reaches a shallow clone's boundary
-    has no birth (unknown), and neither does a path absent at ``tip``.
+    ``paths`` None means every file below ``folder`` at ``tip``. Goes back
+    along first parents from ``tip`` and stops as soon as every path is
+    accounted for, or on reaching ``known.tip``, where the births found by an
+    earlier walk answer for whatever is still being followed (raising
+    `StaleKnowledge` if they do not cover it). A path whose history reaches a
+    shallow clone's boundary has no birth (unknown), and neither does a path
+    absent at ``tip``. ``progress`` is called every `PROGRESS_EVERY` commits
+    and once at the end.
     """
     cut = f"{folder}/" if folder else ""
-    tip_tree = repo[tip].peel(pygit2.Tree)
+    reader = TreeReader(repo)
+    commit = repo[tip].peel(pygit2.Commit)
+    folder_id = subtree_id(commit.tree, folder)
+    present = {c.path for c in reader.changes(None, folder_id)} if folder_id is not None else set()
     # tracking: the file's path (relative to folder) in the commit being looked at -> path at tip
     tracking: dict[str, str] = {}
-    for path in paths:
-        if path.startswith(cut) and _has_blob(tip_tree, path):
+    for path in (paths if paths is not None else (cut + p for p in present)):
+        if path.startswith(cut) and path[len(cut):] in present:
             tracking[path[len(cut):]] = path
     births: dict[str, Birth] = {}
     boundary = shallow_boundary(repo)
-    walker = repo.walk(tip, SortMode.TOPOLOGICAL)
-    walker.simplify_first_parent()
-    commits = diffs = 0
-    current: pygit2.Commit | None = None
-    current_folder: pygit2.Oid | None = None
-    for parent in walker:
-        commits += 1
-        parent_folder = subtree_id(parent.tree, folder)
-        if current is not None and current_folder != parent_folder:
-            diffs += 1
-            _step_back(repo, parent_folder, current_folder, current, tracking, births)
-        if not tracking:
-            break
-        current, current_folder = parent, parent_folder
-        if current.id in boundary:
-            tracking.clear()  # history before this commit is not in the clone: unknown
-            break
-    if tracking and current is not None and current_folder is not None:
-        diffs += 1  # the oldest commit: whatever is still tracked was added by it
-        _step_back(repo, None, current_folder, current, tracking, births)
-    return births, WalkStats(commits, diffs)
+    commits, diffs, cached, resumed = 1, 0, 0, False
+    # libgit2 re-hashes every object it reads, which doubles the cost of reading trees; git itself does
+    # not (the objects were checked when fetched: index-pack hashes every one).
+    pygit2.settings.enable_strict_hash_verification(False)
+    try:
+        while tracking:
+            if known is not None and commit.id == known.tip:
+                cached, resumed = _from_known(known, tracking, births), True
+                break
+            if commit.id in boundary:
+                tracking.clear()  # history before this commit is not in the clone: unknown
+                break
+            parents = commit.parent_ids
+            if not parents:  # the oldest commit: whatever is still tracked was added by it
+                diffs += 1
+                _step_back(reader.changes(None, folder_id), commit, tracking, births)
+                break
+            parent = repo[parents[0]].peel(pygit2.Commit)
+            commits += 1
+            parent_folder = subtree_id(parent.tree, folder)
+            if parent_folder != folder_id:
+                diffs += 1
+                _step_back(reader.changes(parent_folder, folder_id), commit, tracking, births)
+            commit, folder_id = parent, parent_folder
+            if progress is not None and commits % PROGRESS_EVERY == 0:
+                progress(commits, None)
+    finally:
+        pygit2.settings.enable_strict_hash_verification(True)
+    if progress is not None:
+        progress(commits, commits)
+    return Walk(births, frozenset(present), WalkStats(commits, diffs, reader.reads, cached, resumed))
 
 
-def _step_back(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid | None,
-               commit: pygit2.Commit, tracking: dict[str, str], births: dict[str, Birth]) -> None:
-    """Follow the tracked files from ``commit`` back to its first parent, whose folder is ``old``.
+def _from_known(known: Known, tracking: dict[str, str], births: dict[str, Birth]) -> int:
+    missing = next((name for name in tracking if name not in known.births), None)
+    if missing is not None:
+        raise StaleKnowledge(f"the record of {known.tip} lacks {missing}")
+    found = 0
+    for name, path in tracking.items():
+        birth = known.births[name]
+        if birth is not None:
+            births[path] = Birth(path, *birth)
+            found += 1
+    tracking.clear()
+    return found
+
+
+def _step_back(changes: Sequence[Change], commit: pygit2.Commit, tracking: dict[str, str],
+               births: dict[str, Birth]) -> None:
+    """Follow the tracked files from ``commit`` back to its first parent.
 
     All of the commit's changes are read before any is applied: a commit may
     rename ``a`` to ``b`` and add a new ``a``. Only the changed paths are
     looked at, so the cost is the size of the commit, not of the folder.
     """
-    added: list[str] = []
-    renamed_from: list[tuple[str, str]] = []
-    for delta in diff_folders(repo, old, new).deltas:
-        if delta.status == DeltaStatus.ADDED:
-            added.append(delta.new_file.path)
-        elif delta.status == DeltaStatus.RENAMED:
-            renamed_from.append((delta.new_file.path, delta.old_file.path))
+    added = [c.path for c in changes if c.status is Status.ADDED]
+    renamed_from = [(c.path, c.old_path) for c in changes if c.status is Status.RENAMED]
+    if not added and not renamed_from:
+        return
     when = commit_time(commit)
     for name in added:
         original = tracking.pop(name, None)
@@ -239,8 +313,13 @@ class MergeTimes(dict[str, datetime]):
         self.stats = stats or WalkStats(0, 0)
 
 
-def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = None) -> MergeTimes:
+def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = None, state: Path | None = None,
+                progress: Progress | None = None) -> MergeTimes:
     """When each grant file reached the checked-out branch, for files with known history.
+
+    With ``state`` (tailjit's state folder), the births of every file in the
+    grants folder are kept there (`reconciler.git.cache`) and the next run
+    walks only the commits made since.
 
     A directory outside git, an unborn branch, a file not yet committed, or a
     file older than a shallow clone's history answers nothing: the start of a
@@ -257,7 +336,11 @@ def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = N
     wanted = {join(prefix, g.path): g.path for g in grants}
     folder = posixpath.commonpath([posixpath.dirname(posixpath.dirname(p)) for p in wanted])
     tip = repo.head.peel(pygit2.Commit).id
-    births, stats = first_parent_births(repo, tip, folder, wanted)
+    if state is None:
+        births, stats = first_parent_births(repo, tip, folder, wanted, progress=progress)
+    else:
+        walk = recorded_births(repo, tip, folder, state / cache.NAME, progress)
+        births, stats = {p: b for p, b in walk.births.items() if p in wanted}, walk.stats
     limit = (now or datetime.now(UTC)) + CLOCK_SKEW
     times: dict[str, datetime] = {}
     problems: dict[str, str] = {}
@@ -271,3 +354,31 @@ def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = N
         else:
             times[path] = birth.time
     return MergeTimes(times, problems, stats)
+
+
+def recorded_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, record: Path,
+                    progress: Progress | None = None) -> Walk:
+    """`walk_births` of every file below ``folder``, resumed from the ``record`` file of an earlier walk where
+    it applies, and the record then updated to ``tip``."""
+    boundary = shallow_boundary(repo)
+    try:
+        found = cache.load(record)
+    except cache.Unusable:
+        found = None
+    usable = found is not None and found.folder == folder and found.boundary == boundary
+    walk = None
+    if found is not None and usable:
+        try:
+            walk = walk_births(repo, tip, folder, known=Known(found.tip, found.births), progress=progress)
+        except StaleKnowledge:
+            usable = False
+    if walk is None:
+        walk = walk_births(repo, tip, folder, progress=progress)
+    if not usable or found is None or found.tip != tip:
+        cut = f"{folder}/" if folder else ""
+        born: dict[str, Born | None] = {}
+        for name in walk.present:
+            birth = walk.births.get(cut + name)
+            born[name] = (birth.commit, birth.time) if birth is not None else None
+        cache.save(record, cache.Record(folder, tip, boundary, born))
+    return walk
