@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
+from reconciler.cli.access import access_command
 from reconciler.cli.app import App
 from reconciler.cli.doctor import doctor
 from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
@@ -60,8 +61,8 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) 
     ctx.obj = App(config_path, backend_spec)
 
 
-for command in (validate, render, plan, apply, status, doctor, request_command, prune_command, audit_command,
-                codeowners_command):
+for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
+                audit_command, codeowners_command):
     cli.add_command(command)
 
 
