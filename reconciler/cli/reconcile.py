@@ -20,7 +20,9 @@ from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import make_plan
+from reconciler.core.policy import parse_policy
 from reconciler.core.policycheck import check_policy
+from reconciler.core.posture import Level, check_lock
 from reconciler.errors import GitError, GrantError, TailjitError
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
@@ -66,8 +68,9 @@ def validate(app: App, at: datetime | None) -> int:
     for message in rendered_errors:
         click.echo(f"{ws.base_path}: the rendered policy is invalid: {message}", err=True)
         actions.annotate("error", message, path=ws.base_path)
-    if problems or rendered_errors:
-        click.echo(f"{len(problems) + len(rendered_errors)} problem(s) found.", err=True)
+    lock_errors = 0 if rendered_errors else _check_lock(ws)
+    if problems or rendered_errors or lock_errors:
+        click.echo(f"{len(problems) + len(rendered_errors) + lock_errors} problem(s) found.", err=True)
         return 1
     click.echo(f"OK: {len(ws.config.targets)} target(s), {len(ws.loaded.grants)} grant file(s), "
                f"base policy {ws.base_path}.")
@@ -232,6 +235,18 @@ def status(app: App, at: datetime | None, as_json: bool) -> int:
     else:
         click.echo("No grant files.")
     return 0
+
+
+def _check_lock(ws: Workspace) -> int:
+    """Report where the base policy lets a ``lock: posture`` target's group in without its posture; the
+    number of errors (warnings, such as SSH not covered, do not count)."""
+    if not any(t.posture_locked for t in ws.config.targets.values()):
+        return 0
+    errors = 0
+    for problem in check_lock(parse_policy(ws.base, ws.base_path), ws.config.targets):
+        report_grant_error(GrantError(problem.message, path=ws.base_path, line=problem.line), str(problem.level))
+        errors += problem.level is Level.ERROR
+    return errors
 
 
 def _warn_problems(moment: Moment) -> list[GrantError]:

@@ -17,6 +17,9 @@ GROUP_NAME = re.compile(r"group:[A-Za-z0-9][A-Za-z0-9._-]{0,126}")
 MAX_DURATION_CEILING = timedelta(days=90)
 #: `Config.expiring_before` unless the config says otherwise.
 DEFAULT_EXPIRING_BEFORE = timedelta(minutes=30)
+#: What ``lock:`` of a target accepts: ``none`` (group membership only) or ``posture`` (also a device
+#: posture attribute with an expiry that Tailscale enforces; see `reconciler.core.posture`).
+LOCKS = ("none", "posture")
 #: The kinds of notification sink ``notify:`` accepts.
 SINK_KINDS = ("webhook", "slack")
 #: A GitHub user (@name), team (@org/team) or an email address of a GitHub account, as CODEOWNERS writes them.
@@ -95,6 +98,12 @@ class Target:
     #: the duration ``tailjit request`` asks for when ``--for`` is not given
     default_duration: timedelta | None = None
     break_glass: BreakGlass | None = None
+    #: ``posture``: access also needs the device attribute tailjit sets with the grant's end as its expiry
+    lock: str = "none"
+
+    @property
+    def posture_locked(self) -> bool:
+        return self.lock == "posture"
 
     def request_problems(self, user: str, reason: str) -> list[str]:
         """What the target's request rules (``requesters``, ``reason_pattern``) say against a grant."""

@@ -17,6 +17,7 @@ from reconciler.core.config import (
     GITHUB_LOGIN,
     GITHUB_PREFIX,
     GROUP_NAME,
+    LOCKS,
     MAX_DURATION_CEILING,
     OWNER,
     SINK_KINDS,
@@ -32,6 +33,7 @@ from reconciler.core.config import (
 )
 from reconciler.core.durations import format_duration, parse_duration
 from reconciler.core.grants import LOGIN
+from reconciler.core.posture import lock_problem
 from reconciler.errors import ConfigError
 from reconciler.repo import yamlfile
 from reconciler.repo.yamlfile import YList, YMap, YScalar
@@ -41,7 +43,7 @@ _DISCOVERY_HINT = "run tailjit inside an access repository, pass --config PATH, 
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
              "targets", "identities", "safety", "owners", "notify", "expiring_before"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers", "approvals", "requesters", "reason_pattern",
-                "default_duration", "break_glass"}
+                "default_duration", "break_glass", "lock"}
 _BREAK_GLASS_KEYS = {"max_duration", "allowed"}
 #: More approvals than this is a typo, not a policy.
 MAX_APPROVALS = 20
@@ -171,6 +173,9 @@ class _Reader:
                                  spec.line_of("group"))
             groups[group] = name
             targets[name] = self.target(name, group, spec)
+            problem = lock_problem(targets[name], targets) if targets[name].posture_locked else None
+            if problem is not None:
+                raise self.error(problem, _value_line(spec, "lock"))
         return targets
 
     def target(self, name: str, group: str, spec: YMap) -> Target:
@@ -192,7 +197,20 @@ class _Reader:
                       approvers=approvers, approvals=self.approvals(name, spec),
                       requesters=self.login_patterns(spec, "requesters", f"targets.{name}.requesters"),
                       reason_pattern=self.pattern(name, spec), default_duration=default_duration,
-                      break_glass=self.break_glass(name, spec, max_duration))
+                      break_glass=self.break_glass(name, spec, max_duration), lock=self.lock(name, spec))
+
+    def lock(self, name: str, spec: YMap) -> str:
+        value = spec.get("lock")
+        if yamlfile.is_null(value):
+            return "none"
+        raw = value.value if isinstance(value, YScalar) else None
+        if raw not in LOCKS:
+            shown = "a list or mapping" if raw is None else repr(raw[:40])
+            raise self.error(f"'lock' of target {name!r} must be 'none' or 'posture', not {shown}",
+                             _value_line(spec, "lock"),
+                             hint="lock: posture adds a device posture attribute that Tailscale expires by itself "
+                                  "(see docs/posture-lock.md)")
+        return raw
 
     def duration(self, node: YMap, key: str, what: str) -> timedelta | None:
         raw = self.opt_str(node, key)
