@@ -1,7 +1,9 @@
 """An HTTP client that rides out rate limits and outages, within bounds.
 
-Every request the Tailscale backend and its credentials make goes through
-`HttpClient.send`. A 429 waits as long as ``Retry-After`` asks (up to a
+Every request tailjit makes (the Tailscale API, token exchanges, GitHub,
+notifications) goes through `HttpClient.send`. This module knows no service:
+the caller names it and says what to do when it fails (``service``, ``hint``).
+A 429 waits as long as ``Retry-After`` asks (up to a
 limit); a 5xx, a timeout or a failed connection waits an exponentially
 growing, jittered delay. After ``retries`` extra attempts the last failure
 becomes one `BackendError`. Everything else (2xx, 4xx) is returned for the
@@ -31,8 +33,8 @@ from reconciler.errors import BackendError
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"tailjit/{__version__}"
-OUTAGE_HINT = ("the Tailscale API may be unavailable (https://status.tailscale.com) or unreachable from here; "
-               "nothing was changed by this attempt, and the next run tries again")
+#: The hint of a request that kept failing, unless the caller gives its own.
+DEFAULT_HINT = "nothing was changed by this attempt; the next run tries again"
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,12 @@ class HttpClient:
     def __init__(self, policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  rnd: Callable[[], float] = random.random, transport: httpx.BaseTransport | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 timer: Callable[[], float] = time.monotonic) -> None:
+                 timer: Callable[[], float] = time.monotonic, service: str = "the server",
+                 hint: str = DEFAULT_HINT) -> None:
         self.policy = policy or RetryPolicy()
+        #: names the far side in messages ("the Tailscale API"), and what to do when it keeps failing
+        self.service = service
+        self.hint = hint
         self._sleep = sleep
         self._timer = timer
         self._random = rnd
@@ -102,13 +108,18 @@ class HttpClient:
     def send(self, method: str, url: str, *, what: str, headers: Mapping[str, str] | None = None,
              content: bytes | None = None, data: Mapping[str, str] | None = None,
              params: Mapping[str, str] | None = None,
-             auth: Callable[[], str] | None = None) -> httpx.Response:
+             auth: Callable[[], str] | None = None, service: str | None = None,
+             hint: str | None = None) -> httpx.Response:
         """Send one logical request, retrying transient failures; return the first non-transient answer.
 
         ``auth`` returns a bearer token; it is asked again for every attempt so
         that a token refreshed meanwhile is used. ``what`` names the request in
         messages (``"GET /api/v2/tailnet/-/acl"``); it must not contain secrets.
+        ``service`` and ``hint`` override the client's for this request (a
+        token fetched from another service through the same client).
         """
+        service = service or self.service
+        hint = hint or self.hint
         attempt = 0
         started = self._timer()
         deadline = self.policy.deadline
@@ -130,7 +141,7 @@ class HttpClient:
                 if response.status_code == 429:
                     delay = retry_after(response.headers.get("Retry-After"), self._clock())
                     if delay is not None and delay > self.policy.max_retry_after:
-                        raise BackendError(f"{what}: rate limited by the Tailscale API, which asks to wait "
+                        raise BackendError(f"{what}: rate limited by {service}, which asks to wait "
                                            f"{delay:.0f}s (more than the {self.policy.max_retry_after:.0f}s "
                                            f"tailjit waits)", hint="try again later")
                     failure = "rate limited (HTTP 429)"
@@ -141,11 +152,11 @@ class HttpClient:
                     return response
             if attempt == self.policy.retries:
                 raise BackendError(f"{what} failed {attempt + 1} time(s); the last attempt: {failure}",
-                                   hint=OUTAGE_HINT)
+                                   hint=hint)
             wait = delay if delay is not None else self.policy.backoff(attempt, self._random())
             if deadline is not None and self._timer() - started + wait >= deadline:
                 raise BackendError(f"{what} failed {attempt + 1} time(s) and its {deadline:g}s deadline leaves "
-                                   f"no time for another; the last attempt: {failure}", hint=OUTAGE_HINT)
+                                   f"no time for another; the last attempt: {failure}", hint=hint)
             log.warning("%s: %s; retrying in %.1fs (retry %d of %d)", what, failure.split(": ", 1)[0], wait,
                         attempt + 1, self.policy.retries)
             self._sleep(wait)

@@ -28,6 +28,9 @@ from reconciler.errors import BackendError, ConfigError, CredentialError, UsageE
 from reconciler.http import HttpClient, RetryPolicy, api_message
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
+SERVICE = "the Tailscale API"
+OUTAGE_HINT = ("the Tailscale API may be unavailable (https://status.tailscale.com) or unreachable from here; "
+               "nothing was changed by this attempt, and the next run tries again")
 HUJSON = "application/hujson"
 
 
@@ -37,7 +40,7 @@ class TailscaleBackend(Backend):
         self.tailnet = tailnet
         self.base_url = base_url.rstrip("/")
         self.credential = credential
-        self.http = http or HttpClient()
+        self.http = http or HttpClient(service=SERVICE, hint=OUTAGE_HINT)
         self.path = f"/api/v2/tailnet/{quote(tailnet, safe='')}/acl"
         self.name = f"tailscale:{tailnet}" + ("" if self.base_url == DEFAULT_BASE_URL else f" at {self.base_url}")
 
@@ -64,7 +67,8 @@ class TailscaleBackend(Backend):
         policy = RetryPolicy(retries=int(_number(env, "TAILJIT_HTTP_RETRIES", defaults.retries, whole=True)),
                              timeout=_number(env, "TAILJIT_HTTP_TIMEOUT", defaults.timeout, whole=False))
         credential = find_credential(env, config)
-        return cls(tailnet, credential, base_url=base_url, http=HttpClient(policy, sleep=sleep, transport=transport))
+        return cls(tailnet, credential, base_url=base_url, http=HttpClient(policy, sleep=sleep, transport=transport,
+                                                                              service=SERVICE, hint=OUTAGE_HINT))
 
     def get(self) -> LivePolicy:
         what = f"GET {self.path}"
@@ -110,7 +114,8 @@ class TailscaleBackend(Backend):
     def _send(self, method: str, path: str, what: str, *, headers: Mapping[str, str],
               content: bytes | None = None) -> httpx.Response:
         return self.http.send(method, self.base_url + path, what=what, headers=headers, content=content,
-                              auth=lambda: self.credential.token(self.http, self.base_url))
+                              auth=lambda: self.credential.token(self.http, self.base_url),
+                              service=SERVICE, hint=OUTAGE_HINT)
 
     def _redacted(self, validation: Validation) -> Validation:
         redact = self.credential.redact

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
@@ -91,6 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.set_threshold(*previous)
 
 
+def environment_error(error: OSError) -> TailjitError:
+    """An `OSError` as a message that says what failed and where, without a traceback."""
+    where = f" {error.filename}" if error.filename else ""
+    return TailjitError(f"cannot use{where}: {error.strerror or error}",
+                        hint="check the path's permissions and free space, then run the command again")
+
+
+def _is_git_error(error: Exception) -> bool:
+    """A libgit2 failure (`pygit2.GitError`), told without importing pygit2 into every command."""
+    pygit2 = sys.modules.get("pygit2")
+    return pygit2 is not None and isinstance(error, pygit2.GitError)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name="tailjit",
@@ -109,7 +123,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except TailjitError as e:
         report_error(e)
         return 1
-    except Exception:
+    except OSError as e:  # the machine said no: a full disk, a permission, a file that went away
+        report_error(environment_error(e))
+        return 1
+    except Exception as e:
+        if _is_git_error(e):
+            report_error(TailjitError(f"git: {e}", hint="check the repository with git status; tailjit changed "
+                                                        "nothing after this point"))
+            return 1
         log = Path(tempfile.gettempdir()) / f"tailjit-crash-{os.getpid()}.log"
         log.write_text(traceback.format_exc())
         click.echo(f"error: unexpected internal error; the details are in {log}. Please report it.", err=True)

@@ -180,7 +180,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
             outcome = reconcile(backend, moment.rendered, ws.config.targets, ws.config.safety,
-                                force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text))
+                                force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()))
     except TailjitError as e:
         if notifier is not None:
             notices.show(notifier.failed([str(e)], now))
@@ -314,12 +314,18 @@ def _report_cycle(cycle: Cycle) -> None:
         click.echo(f"[{stamp}] {describe_wake(cycle)}")
 
 
-def _backup(ws: Workspace, text: bytes) -> Path:
+def _backup(ws: Workspace, text: bytes, now: datetime) -> Path:
+    """Save the live text ``apply --force`` replaces; a failure stops the write (nothing is lost unsaved)."""
     folder = state_dir(ws.config.root) / "backups"
-    folder.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"live-{stamp}.hujson"
-    path.write_bytes(text)
+    try:
+        folder.mkdir(exist_ok=True)
+        path.write_bytes(text)
+    except OSError as e:
+        raise TailjitError(f"cannot save the live policy to {path} before overwriting it: {e.strerror}",
+                           hint="free space or fix the permissions of .tailjit/, then run apply --force again; "
+                                "nothing was written") from None
     return path
 
 

@@ -97,7 +97,8 @@ class _ExchangedToken(Credential):
     def token(self, http: HttpClient, base_url: str) -> str:
         if self._token is None or self._clock() >= self._expires_at:
             path, form, refused_hint = self._request(http)
-            response = http.send("POST", base_url.rstrip("/") + path, data=form, what=f"POST {path}")
+            response = http.send("POST", base_url.rstrip("/") + path, data=form, what=f"POST {path}",
+                                 service="the Tailscale API")
             self._accept(response, path, refused_hint)
         assert self._token is not None
         return self._token.reveal()
@@ -177,7 +178,8 @@ def github_id_token(request_url: str, request_token: Secret, audience: str) -> C
 
     def fetch(http: HttpClient) -> Secret:
         response = http.send("GET", url, headers={"Authorization": f"bearer {request_token.reveal()}"},
-                             what="the GitHub Actions OIDC token request")
+                             what="the GitHub Actions OIDC token request", service="GitHub Actions",
+                             hint="the job's OIDC token endpoint did not answer; re-run the job")
         if response.status_code != 200:
             refused = response.status_code in (401, 403)
             raise CredentialError(f"GitHub Actions refused the OIDC token request (HTTP {response.status_code})",

@@ -74,7 +74,7 @@ def request_access(config: Config, *, target: str, duration: timedelta, duration
     base_branch = repo.head.shorthand if not repo.head_is_detached else None
     repo.set_head(f"refs/heads/{branch}")
     (config.root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (config.root / rel).write_text(text)
+    (config.root / rel).write_text(text, encoding="utf-8")
     index = repo.index
     index.read()
     index.add(join(prefix, rel))

@@ -49,7 +49,10 @@ class GitHub:
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self._token = token
-        self._http = HttpClient(RetryPolicy(retries=retries, timeout=30.0), transport=transport)
+        self._http = HttpClient(RetryPolicy(retries=retries, timeout=30.0), transport=transport,
+                                service="the GitHub API",
+                                hint="GitHub may be unavailable (https://www.githubstatus.com); the plan itself "
+                                     "is unaffected, and the next run posts the comment again")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *,

@@ -64,6 +64,10 @@ def staleness(config: Config, wanted: str) -> str | None:
 
 def write(config: Config, text: str) -> Path:
     path = config.root / CODEOWNERS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot write {config.relative(path)}: {e.strerror}",
+                          hint="check the folder's permissions; nothing else was changed") from None
     return path
