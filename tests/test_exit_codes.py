@@ -69,7 +69,7 @@ def test_ctrl_c_exits_130(repo: AccessRepo, tmp_path: Path) -> None:
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
