@@ -80,7 +80,9 @@ def test_render_prints_the_desired_policy(repo: AccessRepo) -> None:
     result = repo.run("render", "--at", AT)
     assert result.code == 0
     assert '"alice@example.com", // tailjit: prod/alice.yaml until 2026-11-24T14:00:00Z' in result.out
-    assert result.out.startswith("// tailjit:digest sha256:")
+    first, second = result.out.splitlines()[:2]
+    assert first == "// Test tailnet." and second.startswith("// tailjit:digest sha256:"), \
+        "the base policy's own first comment line stays line 1"
 
 
 @pytest.mark.parametrize("at", ["2026-11-24T12:00:00", "tomorrow", "2026-13-01T00:00:00Z"])

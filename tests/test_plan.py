@@ -71,8 +71,8 @@ def test_outside_edit_is_drift_and_kept_while_grants_change() -> None:
 
 def test_drift_resolved_once_git_takes_the_edit_in() -> None:
     live = render(BASE, TARGETS, [])
-    edited = live.replace(b'"tag:prod:22"', b'"tag:prod:22", "tag:db:5432"')
-    new_base = BASE.replace(b'"tag:prod:22"', b'"tag:prod:22", "tag:db:5432"')
+    edited = live.replace(b'"tag:prod:22"', b'"tag:db:5432"')
+    new_base = BASE.replace(b'"tag:prod:22"', b'"tag:db:5432"')
     plan = make_plan(edited, render(new_base, TARGETS, []), TARGETS)
     assert not plan.drift and plan.has_changes  # only the header changes
     added = [line for line in plan.diff.splitlines() if line.startswith("+") and not line.startswith("+++")]

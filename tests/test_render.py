@@ -23,7 +23,7 @@ def body(text: bytes) -> bytes:
 
 def test_no_active_grant_gives_the_base_plus_one_header_line() -> None:
     desired = render(BASE_POLICY.encode(), TARGETS, [])
-    assert desired.startswith(HEADER_PREFIX)
+    assert desired.startswith(b"// Test tailnet.\n" + HEADER_PREFIX), "after the base's own first comment line"
     assert desired.count(b"\n") == BASE_POLICY.count("\n") + 1
     assert body(desired) == BASE_POLICY.encode()
 

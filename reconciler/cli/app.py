@@ -10,6 +10,7 @@ from pathlib import Path
 
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
+from reconciler.core.config import Config
 from reconciler.core.grants import Grant
 from reconciler.git.history import MergeTimes, Progress, merge_times
 from reconciler.repo.config import find_config
@@ -50,4 +51,8 @@ class App:
         return merge_times(root, grants, state=root / ".tailjit", progress=self.progress)
 
     def backend(self, ws: Workspace) -> Backend:
-        return open_backend(self.backend_spec or ws.config.backend, ws.config)
+        return self.open_backend(ws.config)
+
+    def open_backend(self, config: Config) -> Backend:
+        """The backend ``--backend`` or the config names (for commands that need no workspace)."""
+        return open_backend(self.backend_spec or config.backend, config)

@@ -20,6 +20,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.access import access_command
+from reconciler.cli.adopt import fmt_command, import_command
 from reconciler.cli.app import App
 from reconciler.cli.doctor import doctor
 from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
@@ -63,7 +64,7 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) 
 
 
 for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
-                audit_command, codeowners_command):
+                audit_command, codeowners_command, fmt_command, import_command):
     cli.add_command(command)
 
 

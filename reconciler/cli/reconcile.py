@@ -15,12 +15,13 @@ from pathlib import Path
 import click
 
 from reconciler.cli import notices
+from reconciler.cli.adopt import NOT_CANONICAL, canonical_base
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import make_plan
-from reconciler.core.policy import parse_policy
+from reconciler.core.policy import canonical_policy, parse_policy
 from reconciler.core.policycheck import check_policy
 from reconciler.core.posture import Level, check_lock
 from reconciler.errors import GitError, GrantError, TailjitError
@@ -65,6 +66,9 @@ def validate(app: App, at: datetime | None) -> int:
     rendered_errors = check_policy(moment.rendered.data)
     for error in problems:
         report_grant_error(error, "error")
+    if canonical_base(ws.base, ws.base_path) != ws.base:
+        click.echo(f"{ws.base_path}: warning: {NOT_CANONICAL}", err=True)
+        actions.annotate("warning", "the base policy is not canonical: run tailjit fmt", path=ws.base_path)
     for message in rendered_errors:
         click.echo(f"{ws.base_path}: the rendered policy is invalid: {message}", err=True)
         actions.annotate("error", message, path=ws.base_path)
@@ -81,7 +85,7 @@ def validate(app: App, at: datetime | None) -> int:
 @AT_OPTION
 @click.pass_obj
 def render(app: App, at: datetime | None) -> int:
-    """Print the desired policy: the base policy plus the grants active now.
+    """Print the desired policy: the base policy plus the grants active now, as apply writes it (canonical).
 
     \b
     Example:
@@ -90,7 +94,7 @@ def render(app: App, at: datetime | None) -> int:
     now = app.now(at)
     moment = app.workspace().at(now)
     _warn_problems(moment)
-    sys.stdout.buffer.write(moment.rendered.text)
+    sys.stdout.buffer.write(canonical_policy(moment.rendered).text)
     sys.stdout.flush()
     return 0
 
@@ -201,7 +205,12 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     if notifier is not None:
         notices.show(notifier.applied(outcome.plan, outcome.written, ws.statuses(now), now))
     exit_code = 0
-    if outcome.plan.drift:
+    if outcome.plan.drift and outcome.plan.unmanaged:
+        click.echo("error: the live policy was not written by tailjit and differs from the base policy (shown "
+                   "above); only the target groups were changed. Run tailjit import to take it into git, or "
+                   "apply --force to replace it.", err=True)
+        exit_code = 1
+    elif outcome.plan.drift:
         click.echo("error: the live policy has edits made outside git (shown above); they were kept. "
                    "Put them into the base policy, or run apply --force to overwrite them.", err=True)
         exit_code = 1

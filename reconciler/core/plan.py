@@ -1,14 +1,19 @@
 """Live policy vs desired policy → `Plan`. Pure: values in, a value out.
 
-Drift: a policy tailjit wrote starts with a header carrying the digest of the
-rest of the text. When the live text's digest does not match (an edit in the
-admin console, another tool), the plan is a *drift plan*: instead of the
+Drift: a policy tailjit wrote carries a header with the digest of the
+canonical form of the rest of the text (`canonical`), so a server that only
+changes the layout is not drift. When the live text's digest does not match
+(an edit in the admin console, another tool), the plan is a *drift plan*: instead of the
 rendered policy it proposes the live text with only the target groups'
 member arrays replaced by the rendered ones. Access changes still happen
 (expired grants go, active ones come), the outside edit is kept and shown,
 and the header keeps the rendered digest, so the drift is reported again on
 every run until the base policy in git takes the edit in. ``force`` proposes
 the rendered policy instead.
+
+A live policy without a header that is canonically what git renders is
+*adopted*: the write adds the header, and it is not drift. One that differs
+is drift and `Plan.unmanaged` (``tailjit import`` takes it into git).
 """
 
 from __future__ import annotations
@@ -26,7 +31,19 @@ from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
 from reconciler.core.durations import format_time
-from reconciler.core.policy import NOTE_PREFIX, MemberNote, Policy, as_policy, body_digest, parse_policy, split_header
+from reconciler.core.policy import (
+    NOTE_PREFIX,
+    MemberNote,
+    Policy,
+    as_policy,
+    body_digest,
+    canonical,
+    canonical_policy,
+    header_of,
+    insert_header,
+    parse_policy,
+    split_header,
+)
 from reconciler.core.render import first_line_end
 from reconciler.errors import UnsafePlan
 
@@ -87,6 +104,10 @@ class Plan:
     existing_entries: int = 0
     changed_entries: int = 0
     forced: bool = False
+    #: the live policy had no tailjit header but is what git renders: the write only adds the header
+    adopted: bool = False
+    #: the live policy has no tailjit header (tailjit never wrote it) and differs from what git renders
+    unmanaged: bool = False
     #: The plain data of ``live`` and ``proposed``, read from their `Policy` values: never change them.
     live_data: JSONValue = field(default=None, repr=False, compare=False)
     proposed_data: JSONValue = field(default=None, repr=False, compare=False)
@@ -139,6 +160,8 @@ class Plan:
             "drift": self.drift,
             "drift_diff": self.drift_diff,
             "forced": self.forced,
+            "adopted": self.adopted,
+            "unmanaged": self.unmanaged,
             "counts": {**{str(kind): len(self.changes_of(kind)) for kind in ChangeKind},
                        "other": self.changed_entries},
             "member_changes": [c.data for c in self.member_changes],
@@ -153,29 +176,54 @@ def make_plan(live: bytes | Policy, rendered: bytes | Policy, targets: Mapping[s
     """Compare ``live`` with the ``rendered`` desired policy and say what apply would write.
 
     Either may be given as a `Policy` whose parse is already made (render's),
-    so that it is not parsed again.
+    so that it is not parsed again. What is proposed is always canonical text
+    (`canonical_policy`); it is formatted only when the live text is not
+    already the same bytes.
     """
     live_policy = as_policy(live, "live policy")
     rendered_policy = as_policy(rendered, "rendered policy")
     target_groups = {t.group for t in targets.values()}
     if not live_policy.text.strip():
-        return _describe(None, rendered_policy, rendered_policy, target_groups, created=True)
+        desired = canonical_policy(rendered_policy)
+        return _describe(None, desired, desired, target_groups, created=True)
     digest, live_body = split_header(live_policy.text)
     _, rendered_body = split_header(rendered_policy.text)
-    managed = digest is not None and digest == body_digest(live_body)
-    if managed or live_body == rendered_body or force:
-        return _describe(live_policy, rendered_policy, rendered_policy, target_groups, forced=force and not managed)
-    patched = patch_target_groups(live_body, rendered_policy, target_groups)
+    # The common case, a converged tailnet holding what tailjit wrote: no formatting at all.
+    if digest is not None and digest == body_digest(live_body) and live_body == rendered_body:
+        return _describe(live_policy, rendered_policy, live_policy, target_groups)
+    desired = canonical_policy(rendered_policy)
+    _, desired_body = split_header(desired.text)
+    live_canonical: bytes | None
+    if digest is not None and digest == body_digest(live_body):  # as tailjit wrote it: canonical already
+        managed, live_canonical = True, live_body
+    else:  # formatted only here: no header, an outside edit, or a server that changed the layout
+        live_canonical = _canonical_or_none(live_body)
+        managed = digest is not None and live_canonical is not None and digest == body_digest(live_canonical)
+    if managed and live_canonical == desired_body:  # the server changed the layout only: nothing to write
+        return _describe(live_policy, desired, live_policy, target_groups)
+    if managed or force:
+        return _describe(live_policy, desired, desired, target_groups, forced=force and not managed)
+    if live_canonical == desired_body:  # no header, but what git renders: adopt it (write the header)
+        return _describe(live_policy, desired, desired, target_groups, adopted=True)
+    patched = patch_target_groups(live_body, desired, target_groups)
     _, patched_body = split_header(patched.text)
-    drift_diff = unified_diff(rendered_body, patched_body, "git (rendered)", "live (edited outside git)")
-    return _describe(live_policy, rendered_policy, patched, target_groups, drift=patched_body != rendered_body,
-                     drift_diff=drift_diff)
+    drift_diff = unified_diff(desired_body, patched_body, "git (rendered)", "live (edited outside git)")
+    patched_canonical = _canonical_or_none(patched_body)
+    return _describe(live_policy, desired, patched, target_groups, drift=patched_canonical != desired_body,
+                     drift_diff=drift_diff, unmanaged=digest is None and patched_canonical != desired_body)
+
+
+def _canonical_or_none(body: bytes) -> bytes | None:
+    try:
+        return canonical(body)
+    except hujson.HuJSONError:
+        return None
 
 
 def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_groups: Iterable[str]) -> Policy:
     """``live_body`` with each target group's member array taken from ``rendered``, plus rendered's header."""
     rendered_policy = as_policy(rendered, "rendered policy")
-    header = rendered_policy.text[:rendered_policy.text.find(b"\n") + 1]
+    header = header_of(rendered_policy.text)
     live_tree = parse_policy(live_body, "live policy")
     live_groups = _groups(live_tree)
     rendered_groups = _groups(rendered_policy.tree)  # read only: its arrays are cloned
@@ -197,9 +245,11 @@ def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_group
             value.before = value.after = b""
             live_tree.patch(b'[{"op": "add", "path": ' + hujson.Literal.from_python(pointer).raw
                             + b', "value": ' + value.pack() + b"}]")
-    text = header + live_tree.pack()
-    live_tree.before = header + live_tree.before  # now live_tree.pack() == text
-    return Policy(text, live_tree, path="desired policy")
+    body = live_tree.pack()
+    if not header:
+        return Policy(body, live_tree, path="desired policy")
+    live_tree.before = insert_header(live_tree.before, header)  # now live_tree.pack() == the text
+    return Policy(insert_header(body, header), live_tree, path="desired policy")
 
 
 def _groups(policy: hujson.Value) -> hujson.Object | None:
@@ -212,7 +262,8 @@ def _groups(policy: hujson.Value) -> hujson.Object | None:
 
 
 def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_groups: set[str], *,
-              created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False) -> Plan:
+              created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False,
+              adopted: bool = False, unmanaged: bool = False) -> Plan:
     live_text = b"" if live is None else live.text
     live_data: JSONValue = {} if live is None else live.data
     proposed_data = proposed.data
@@ -229,6 +280,7 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         existing_members=_count_permanent(live, live_data, target_groups),
         existing_entries=_count_entries(live_data),
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
+        adopted=adopted, unmanaged=unmanaged,
         live_data=live_data, proposed_data=proposed_data, proposed_policy=proposed, live_policy=live,
     )
 

@@ -9,7 +9,14 @@ to edit a policy, take a tree of your own (`parse_policy`).
 
 The header: a policy tailjit wrote carries one comment line with the digest
 of the rest of the text (`with_header`, `split_header`); drift detection
-compares it with the digest of what is live.
+compares it with the digest of what is live. The digest is of the text's
+canonical form (`canonical`: ``hujson.format``), so a server that re-indents,
+re-aligns or normalizes line ends is not taken for an outside edit, while a
+change of any value or comment still is. tailjit writes canonical text, so the
+digest is also the SHA-256 of the text as written: checking it needs no
+formatting unless the server changed the layout. The header is line 1, unless
+the policy's own first line is a ``//`` comment (such as the admin console's
+GitOps lock, which only works on line 1): then the header is line 2.
 
 The member note: every login tailjit adds to a target group carries a
 trailing comment ``tailjit: <target>/<file> until <time>`` (`MemberNote`).
@@ -64,23 +71,70 @@ class MemberNote:
 
 
 def body_digest(body: bytes) -> str:
+    """The SHA-256 of ``body`` as it is (the canonical digest when ``body`` is canonical)."""
     return hashlib.sha256(body).hexdigest()
 
 
+def canonical(body: bytes) -> bytes:
+    """The canonical form of a policy text: ``hujson.format`` (as Tailscale's gitops-pusher compares).
+
+    Raises `hujson.HuJSONError` when ``body`` is not HuJSON.
+    """
+    return hujson.format(body)
+
+
+def canonical_digest(body: bytes) -> str:
+    """The digest a header carries for ``body``: of its canonical form."""
+    return body_digest(canonical(body))
+
+
+def header_line(digest: str) -> bytes:
+    """The header line (with its newline) carrying ``digest``."""
+    return HEADER_PREFIX + digest.encode() + HEADER_NOTE + b"\n"
+
+
+def header_at(body: bytes) -> int:
+    """Where the header goes in ``body``: 0, or after the first line when that is a ``//`` comment."""
+    if not body.startswith(b"//"):
+        return 0
+    end = body.find(b"\n")
+    return len(body) if end < 0 else end + 1
+
+
+def insert_header(body: bytes, line: bytes) -> bytes:
+    """``body`` with the header ``line`` put where `header_at` says."""
+    at = header_at(body)
+    head = body[:at] if body[:at].endswith(b"\n") or not at else body[:at] + b"\n"
+    return head + line + body[at:]
+
+
 def with_header(body: bytes) -> bytes:
-    """Prefix ``body`` with the header line carrying its digest."""
-    return HEADER_PREFIX + body_digest(body).encode() + HEADER_NOTE + b"\n" + body
+    """``body`` with the header carrying its digest. ``body`` must be canonical (see `canonical`)."""
+    return insert_header(body, header_line(body_digest(body)))
 
 
 def split_header(text: bytes) -> tuple[str | None, bytes]:
-    """``(digest, body)`` of a policy text; ``(None, text)`` when it has no tailjit header."""
-    if not text.startswith(HEADER_PREFIX):
+    """``(digest, body)`` of a policy text; ``(None, text)`` when it has no tailjit header.
+
+    The header is looked for on line 1, and on line 2 after a first line that is a ``//`` comment.
+    """
+    at = 0 if text.startswith(HEADER_PREFIX) else header_at(text)
+    if not text.startswith(HEADER_PREFIX, at):
         return None, text
-    end = text.find(b"\n")
-    line = text if end < 0 else text[:end]
-    body = b"" if end < 0 else text[end + 1:]
+    end = text.find(b"\n", at)
+    line = text[at:] if end < 0 else text[at:end]
+    body = text[:at] + (b"" if end < 0 else text[end + 1:])
     digest = line[len(HEADER_PREFIX):len(HEADER_PREFIX) + 64].decode("ascii", "replace")
     return digest, body
+
+
+def header_of(text: bytes) -> bytes:
+    """The header line of ``text`` (with its newline), or b"" when it has none."""
+    digest, body = split_header(text)
+    if digest is None:
+        return b""
+    at = header_at(body)
+    return text[at:len(text) - len(body) + at]
 
 
 def parse_policy(text: bytes, path: str) -> hujson.Value:
@@ -168,6 +222,23 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy({self.path!r}, {len(self.text)} bytes)"
+
+
+def canonical_policy(policy: Policy) -> Policy:
+    """``policy`` as tailjit writes it: its body in canonical form, under the header carrying its digest.
+
+    Formats a copy of ``policy``'s tree (``policy`` is left as it is); the plain data is the same and is
+    carried over when it was already made.
+    """
+    tree = policy.tree.clone()
+    tree.before = split_header(tree.before)[1]
+    tree.format()
+    body = tree.pack()
+    line = header_line(body_digest(body))
+    tree.before = insert_header(tree.before, line)
+    result = Policy(insert_header(body, line), tree, path=policy.path)
+    result._data = policy._data
+    return result
 
 
 def as_policy(text: bytes | Policy, path: str) -> Policy:

@@ -5,6 +5,13 @@ target groups declared in ``tailjit.yaml`` change; every other byte, comments
 and blank lines included, stays as written. Each added member carries a
 trailing comment naming its grant file and expiry, and one header line
 carries the digest that drift detection checks (see `split_header`).
+
+Render does not format: formatting a 2 MiB policy costs about as much as
+rendering it, and a converged run never needs it. The plan formats the
+rendered policy (`canonical_policy`) only when it is about to write it or the
+live text cannot be matched byte for byte. With a canonical base policy
+(``tailjit fmt``) the rendered text is canonical already, up to the layout of
+the target groups' arrays.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from reconciler.core.grants import GrantStatus, State
 from reconciler.core.policy import (
     MemberNote,
     Policy,
+    body_digest,
+    header_line,
+    insert_header,
     parse_policy,
     refuse_duplicate_groups,
     split_header,
-    with_header,
 )
 from reconciler.errors import PolicyError
 
@@ -101,9 +110,10 @@ def render_policy(base: bytes, targets: Mapping[str, Target], statuses: Sequence
         pending.setdefault(addition.group, []).append((addition.user, addition.note.comment))
     for group, logins in pending.items():
         append_members(members[group], logins, unit)
-    text = with_header(policy.pack())
-    policy.before = text[:text.index(b"\n") + 1] + policy.before  # the header: now policy.pack() == text
-    return Policy(text, policy, path="rendered policy")
+    body = policy.pack()
+    line = header_line(body_digest(body))
+    policy.before = insert_header(policy.before, line)  # now policy.pack() == the text
+    return Policy(insert_header(body, line), policy, path="rendered policy")
 
 
 # --- editing an array in its own style -------------------------------------------------------------

@@ -152,7 +152,14 @@ def _compose(data: Mapping[str, Any], rows: Sequence[Row], problems: Sequence[Gr
         approvers = _approvers(rows)
         if approvers:
             out += [f"**Approval needed from:** {approvers} (CODEOWNERS of the grant folders).", ""]
-    if data.get("drift"):
+    if data.get("drift") and data.get("unmanaged"):
+        out += ["> [!WARNING]",
+                "> **Not managed by tailjit yet:** the live policy has no tailjit header and differs from the base",
+                "> policy. Run `tailjit import` and merge the result so that git starts from what is live, or",
+                "> apply with `--force` to replace it.", ""]
+        if show_diff:
+            out += _diff_block("What the tailnet has that git does not", data.get("drift_diff", ""), fold=True)
+    elif data.get("drift"):
         out += ["> [!WARNING]",
                 "> **Drift:** the live policy was edited outside git. Apply keeps that edit and changes only the",
                 "> target groups' members; put the edit into the base policy, or apply with `--force` to "

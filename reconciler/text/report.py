@@ -24,7 +24,15 @@ def plan_summary(plan: Plan) -> str:
 
 def format_plan(plan: Plan, where: str, at: datetime) -> str:
     lines = [f"Plan for {where} at {format_time(at)}" + (" (new policy file)" if plan.created else "")]
-    if plan.drift:
+    if plan.adopted:
+        lines += ["", "Adopting: the live policy has no tailjit header, but it is what git renders; apply only",
+                  "adds the header."]
+    if plan.drift and plan.unmanaged:
+        lines += ["", "Not managed by tailjit yet: the live policy has no tailjit header and differs from what git",
+                  "renders. Run tailjit import to take it into the base policy (then review and merge), or",
+                  "apply --force to replace it. What the tailnet has that git does not:", "",
+                  plan.drift_diff.rstrip("\n")]
+    elif plan.drift:
         lines += ["", "Drift: the live policy was edited outside git. Apply keeps that edit and changes only",
                   "the target groups' members; put the edit into the base policy (or apply --force to",
                   "overwrite it). What the tailnet has that git does not:", "", plan.drift_diff.rstrip("\n")]
