@@ -22,6 +22,7 @@ from reconciler import __version__
 from reconciler.cli.access import access_command
 from reconciler.cli.adopt import fmt_command, import_command
 from reconciler.cli.app import App
+from reconciler.cli.approvals import approvals_command
 from reconciler.cli.doctor import doctor
 from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
 from reconciler.cli.options import backend_option
@@ -64,7 +65,7 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) 
 
 
 for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
-                audit_command, codeowners_command, fmt_command, import_command):
+                audit_command, codeowners_command, fmt_command, import_command, approvals_command):
     cli.add_command(command)
 
 
