@@ -7,6 +7,8 @@ what to do about it. Anything else reaching the CLI is a bug: exit 3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TailjitError(Exception):
     """Base of all reported errors. ``hint`` says what to do next."""
@@ -43,6 +45,18 @@ class LocatedError(TailjitError):
 
 class ConfigError(LocatedError):
     """``tailjit.yaml`` is missing, malformed or inconsistent with the base policy."""
+
+
+class ConfigErrors(ConfigError):
+    """Several problems in one file, each at its line: shown one after another. Reads as the first one."""
+
+    def __init__(self, errors: Sequence[LocatedError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, path=first.path, line=first.line, hint=first.hint)
+        self.errors = tuple(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
 
 
 class PolicyError(ConfigError):

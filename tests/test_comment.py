@@ -119,7 +119,7 @@ def test_problems_are_listed_with_path_and_line(repo: AccessRepo) -> None:
     repo.grant("prod", "bad.yaml", "user: '*'\ntarget: prod\nreason: x\nexpires: 2026-11-24T13:00:00Z\n")
     body, _ = comment(repo)
     assert "**2 problem(s)**" in body
-    assert "> - `policy/grants/prod/alice.yaml:1`: duration 12h is longer than target 'prod' allows (8h)" in body
+    assert "> - `policy/grants/prod/alice.yaml:6`: duration 12h is longer than target 'prod' allows (8h)" in body
     assert "> - `policy/grants/prod/bad.yaml:1`: 'user' must be one Tailscale login" in body
 
 

@@ -198,7 +198,7 @@ def test_validate_and_apply_report_a_merge_dated_in_the_future_and_grant_nothing
     b.checkout()
     validate = repo.run("validate")
     assert validate.code == 1
-    assert f"{G}/prod/early.yaml:1: merged by commit " in validate.err
+    assert f"{G}/prod/early.yaml:4: merged by commit " in validate.err
     assert f"dated {format_time(ahead)}, 1d23h in the future;" in validate.err  # 2 days less the seconds since
     assert "1 problem(s) found." in validate.err
     apply = repo.run("apply", "--at", format_time(ahead + timedelta(hours=1)))

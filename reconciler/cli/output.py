@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import click
 
-from reconciler.errors import GrantError, TailjitError
+from reconciler.errors import ConfigErrors, GrantError, TailjitError
 from reconciler.github import actions
 
 
 def report_error(error: TailjitError | str, *, level: str = "error", prefix: str = "", indent: str = "") -> None:
-    """Print ``error`` (and its hint) to stderr; ``prefix`` goes before each line (the watch loop's time)."""
+    """Print ``error`` (and its hint) to stderr; ``prefix`` goes before each line (the watch loop's time).
+
+    Several problems of one file (`ConfigErrors`) are printed one after another, with a count.
+    """
+    if isinstance(error, ConfigErrors):
+        for one in error.errors:
+            report_error(one, level=level, prefix=prefix, indent=indent)
+        click.echo(f"{prefix}{indent}{len(error.errors)} problem(s) in {error.path}.", err=True)
+        return
     click.echo(f"{prefix}{indent}{level}: {error}", err=True)
     hint = error.hint if isinstance(error, TailjitError) else None
     if hint:

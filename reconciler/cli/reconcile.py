@@ -215,7 +215,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
                    "Put them into the base policy, or run apply --force to overwrite them.", err=True)
         exit_code = 1
     if problems:
-        click.echo(f"error: {len(problems)} grant file(s) are invalid and granted nothing (see above).", err=True)
+        files = len({p.path for p in problems})
+        click.echo(f"error: {files} grant file(s) are invalid and granted nothing (see above).", err=True)
         exit_code = 1
     return exit_code
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler.core.config import Target, login_matches
@@ -40,6 +40,14 @@ class Grant:
     line: int = 1
     #: emergency access: granted with no approval when the target allows it (`Target.break_glass`)
     break_glass: bool = False
+    #: ``(key, line)`` of each key in the file, for messages about one value
+    lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    #: the duration as written (``48h``), for messages
+    duration_text: str | None = field(default=None, compare=False)
+
+    def line_of(self, key: str | None) -> int:
+        """The line of ``key`` in the file (the first line when it is not there)."""
+        return next((line for k, line in self.lines if k == key), self.line)
 
     @property
     def name(self) -> str:
@@ -64,6 +72,12 @@ class GrantStatus:
     start: datetime | None
     end: datetime | None
     problem: str | None = None
+    #: the key whose value the problem is about (its line is where the message points)
+    problem_key: str | None = None
+
+    @property
+    def problem_line(self) -> int:
+        return self.grant.line_of(self.problem_key)
 
     def time_left(self, now: datetime) -> timedelta | None:
         if self.state is State.ACTIVE and self.end is not None:
@@ -84,17 +98,17 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
     in the future): a grant that would start from it is invalid.
     """
     if start_problem is not None and grant.start is None:
-        return GrantStatus(grant, State.INVALID, None, None, start_problem)
+        return GrantStatus(grant, State.INVALID, None, None, start_problem, "duration")
     start = grant.start or merged_at
     if grant.duration is not None and grant.duration > target.max_duration:
         return GrantStatus(grant, State.INVALID, start, None if start is None else start + grant.duration,
-                           f"duration {format_duration(grant.duration)} is longer than target {target.name!r} "
-                           f"allows ({format_duration(target.max_duration)}); granting nothing")
+                           f"duration {_written(grant)} is longer than target {target.name!r} "
+                           f"allows ({format_duration(target.max_duration)}); granting nothing", "duration")
     if grant.duration is not None:
         if start is None:
             return GrantStatus(grant, State.UNKNOWN, None, None,
                                "start unknown: a duration grant starts when it is merged to main, and no "
-                               "git history of this file was found (shallow clone?); granting nothing")
+                               "git history of this file was found (shallow clone?); granting nothing", "duration")
         end = start + grant.duration
     else:
         assert grant.expires is not None
@@ -103,11 +117,12 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
     if span > target.max_duration and (start is not None or end > now):
         return GrantStatus(grant, State.INVALID, start, end,
                            f"lasts {format_duration(span)}, longer than target {target.name!r} allows "
-                           f"({format_duration(target.max_duration)}); granting nothing")
+                           f"({format_duration(target.max_duration)}); granting nothing", "expires")
     if grant.break_glass:
         problem = break_glass_problem(grant, target, span if start is not None or end > now else None)
         if problem is not None:
-            return GrantStatus(grant, State.INVALID, start, end, problem + "; granting nothing")
+            return GrantStatus(grant, State.INVALID, start, end, problem + "; granting nothing",
+                               _break_glass_key(grant, target))
     if start is not None and now < start:
         return GrantStatus(grant, State.PENDING, start, end)
     if now >= end:
@@ -134,3 +149,20 @@ def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: da
     times = merged_at or {}
     problems = start_problems or {}
     return tuple(evaluate(g, targets[g.target], now, times.get(g.path), problems.get(g.path)) for g in grants)
+
+
+def _written(grant: Grant) -> str:
+    """The grant's duration as its file says it, with tailjit's reading when that differs: ``48h (2d)``."""
+    assert grant.duration is not None
+    shown = format_duration(grant.duration)
+    written = (grant.duration_text or "").strip()
+    return shown if not written or written == shown else f"{written} ({shown})"
+
+
+def _break_glass_key(grant: Grant, target: Target) -> str:
+    """Which line a break-glass problem belongs to: the flag, the user who may not, or the too long window."""
+    if target.break_glass is None:
+        return "break_glass"
+    if not login_matches(target.break_glass.allowed, grant.user):
+        return "user"
+    return "duration" if grant.duration is not None else "expires"

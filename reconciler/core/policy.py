@@ -33,6 +33,7 @@ from typing import Any
 
 from reconciler import hujson
 from reconciler.core.durations import format_time, parse_time
+from reconciler.core.policyerror import syntax_error
 from reconciler.errors import PolicyError
 
 HEADER_PREFIX = b"// tailjit:digest sha256:"
@@ -142,7 +143,7 @@ def parse_policy(text: bytes, path: str) -> hujson.Value:
     try:
         value = hujson.parse(text)
     except hujson.HuJSONError as e:
-        raise PolicyError(str(e).removeprefix("hujson: "), path=path, line=e.line) from None
+        raise syntax_error(text, e, path) from None
     _check_object(value, path)
     return value
 

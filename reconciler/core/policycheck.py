@@ -26,7 +26,7 @@ def check_policy(policy: Policy | Any) -> tuple[str, ...]:
         try:
             policy = policy.data
         except PolicyError as e:
-            return (e.message,)
+            return (f"line {e.line}: {e.message}" if e.line else e.message,)
     return tuple(undefined_groups(policy))
 
 

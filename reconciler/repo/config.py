@@ -6,10 +6,12 @@ config file's parent's parent (``<root>/policy/tailjit.yaml``).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler.core.config import (
     DEFAULT_EXPIRING_BEFORE,
@@ -34,7 +36,7 @@ from reconciler.core.config import (
 from reconciler.core.durations import format_duration, parse_duration
 from reconciler.core.grants import LOGIN
 from reconciler.core.posture import lock_problem
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ConfigErrors
 from reconciler.repo import yamlfile
 from reconciler.repo.yamlfile import YList, YMap, YScalar
 
@@ -77,7 +79,8 @@ def find_config(start: Path) -> Path:
 
 
 def load_config(path: Path) -> Config:
-    """Read and check ``tailjit.yaml``. Raises `ConfigError` naming ``path:line``."""
+    """Read and check ``tailjit.yaml``. Raises `ConfigError` naming ``path:line``; `ConfigErrors` when there is
+    more than one problem (each setting, and each target, is checked on its own, so every one is reported)."""
     shown = str(path)
     try:
         data = path.read_bytes()
@@ -89,44 +92,67 @@ def load_config(path: Path) -> Config:
     try:
         doc = yamlfile.load(data)
     except yamlfile.YAMLFileError as e:
-        raise ConfigError(e.message, path=shown, line=e.line) from None
+        raise ConfigError(e.message, path=shown, line=e.line, hint=e.hint) from None
     if not isinstance(doc, YMap):
-        raise ConfigError("expected a mapping of settings (tailnet, targets, …)", path=shown, line=1)
+        raise ConfigError("expected a mapping of settings (tailnet, targets, …)", path=shown, line=1,
+                          hint="start from the example: targets: {prod: {group: 'group:prod', max_duration: 8h}}")
     reader = _Reader(shown)
     reader.unknown_keys(doc, _TOP_KEYS, "setting")
     root = path.resolve().parent.parent
-    targets = reader.targets(doc)
-    return Config(
+    attempt = reader.attempt
+    config = Config(
         path=path,
         root=root,
-        policy_path=root / reader.str_(doc, "policy", "policy/policy.hujson"),
-        grants_dir=root / reader.str_(doc, "grants", "policy/grants"),
-        targets=targets,
-        tailnet=reader.str_(doc, "tailnet", "-"),
-        backend=reader.checked(doc, "backend", backend_problem) or "tailscale",
-        base_url=reader.checked(doc, "base_url", base_url_problem),
-        audience=reader.opt_str(doc, "audience"),
-        aws_secret=reader.aws_secret(doc),
-        identities=reader.identities(doc),
-        safety=reader.safety(doc),
-        owners=reader.str_list(doc, "owners"),
-        notify=reader.sinks(doc),
-        expiring_before=reader.expiring_before(doc),
+        policy_path=root / attempt(lambda: reader.str_(doc, "policy", "policy/policy.hujson"), ""),
+        grants_dir=root / attempt(lambda: reader.str_(doc, "grants", "policy/grants"), ""),
+        targets=reader.targets(doc),
+        tailnet=attempt(lambda: reader.str_(doc, "tailnet", "-"), "-"),
+        backend=attempt(lambda: reader.checked(doc, "backend", backend_problem), None) or "tailscale",
+        base_url=attempt(lambda: reader.checked(doc, "base_url", base_url_problem), None),
+        audience=attempt(lambda: reader.opt_str(doc, "audience"), None),
+        aws_secret=attempt(lambda: reader.aws_secret(doc), None),
+        identities=attempt(lambda: reader.identities(doc), {}),
+        safety=attempt(lambda: reader.safety(doc), Safety()),
+        owners=attempt(lambda: reader.str_list(doc, "owners"), ()),
+        notify=attempt(lambda: reader.sinks(doc), ()),
+        expiring_before=attempt(lambda: reader.expiring_before(doc), DEFAULT_EXPIRING_BEFORE),
     )
+    if len(reader.problems) == 1:
+        raise reader.problems[0]
+    if reader.problems:
+        raise ConfigErrors(sorted(reader.problems, key=lambda p: p.line or 0))
+    return config
+
+
+_T = TypeVar("_T")
 
 
 class _Reader:
+    """Reads settings; `attempt` records a setting's problem and goes on, so that every problem is reported."""
+
     def __init__(self, path: str) -> None:
         self.path = path
+        self.problems: list[ConfigError] = []
 
     def error(self, message: str, line: int, hint: str | None = None) -> ConfigError:
         return ConfigError(message, path=self.path, line=line, hint=hint)
 
+    def attempt(self, read: Callable[[], _T], default: _T) -> _T:
+        """``read()``, or ``default`` with its `ConfigError` recorded."""
+        try:
+            return read()
+        except ConfigError as e:
+            self.problems.append(e)
+            return default
+
     def unknown_keys(self, node: YMap, allowed: set[str], what: str) -> None:
+        """Records every key not in ``allowed``, with the nearest allowed one as the hint."""
         for key in node:
             if key not in allowed:
-                raise self.error(f"unknown {what} {key!r}; expected one of: {', '.join(sorted(allowed))}",
-                                 node.line_of(key))
+                close = difflib.get_close_matches(key, allowed, n=1)
+                self.problems.append(self.error(
+                    f"unknown {what} {key!r}", node.line_of(key),
+                    hint=f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(sorted(allowed))}"))
 
     def opt_str(self, node: YMap, key: str) -> str | None:
         value = node.get(key)
@@ -151,32 +177,41 @@ class _Reader:
     def targets(self, doc: YMap) -> dict[str, Target]:
         node = doc.get("targets")
         if not isinstance(node, YMap) or not list(node):
-            raise self.error("'targets' must map at least one target name to its group and limits",
-                             doc.line_of("targets") if node is not None else 1,
-                             hint="e.g. targets: {prod: {group: 'group:prod', max_duration: 8h}}")
+            self.problems.append(self.error("'targets' must map at least one target name to its group and limits",
+                                            doc.line_of("targets") if node is not None else 1,
+                                            hint="e.g. targets: {prod: {group: 'group:prod', max_duration: 8h}}"))
+            return {}
         targets: dict[str, Target] = {}
         groups: dict[str, str] = {}
         for name in node:
-            line = node.line_of(name)
-            if not TARGET_NAME.fullmatch(name):
-                raise self.error(f"target name {name!r} must be lower-case letters, digits, '-' or '_'", line)
-            spec = node.get(name)
-            if not isinstance(spec, YMap):
-                raise self.error(f"target {name!r} must be a mapping with 'group' and 'max_duration'", line)
-            self.unknown_keys(spec, _TARGET_KEYS, f"key in target {name!r}:")
-            group = self.opt_str(spec, "group")
-            if group is None or not GROUP_NAME.fullmatch(group):
-                raise self.error(f"target {name!r} needs 'group: group:NAME' naming a Tailscale group",
-                                 spec.line_of("group"))
-            if group in groups:
-                raise self.error(f"targets {groups[group]!r} and {name!r} both manage {group}",
-                                 spec.line_of("group"))
-            groups[group] = name
-            targets[name] = self.target(name, group, spec)
-            problem = lock_problem(targets[name], targets) if targets[name].posture_locked else None
-            if problem is not None:
-                raise self.error(problem, _value_line(spec, "lock"))
+            found = self.attempt(lambda: self.target_entry(node, name, groups, targets), None)  # noqa: B023
+            if found is not None:
+                targets[name] = found
         return targets
+
+    def target_entry(self, node: YMap, name: str, groups: dict[str, str], targets: dict[str, Target]) -> Target:
+        """One entry under ``targets``; ``groups`` (group → target) catches two targets managing one group,
+        ``targets`` (those read so far) a posture lock that names another."""
+        line = node.line_of(name)
+        if not TARGET_NAME.fullmatch(name):
+            raise self.error(f"target name {name!r} must be lower-case letters, digits, '-' or '_'", line)
+        spec = node.get(name)
+        if not isinstance(spec, YMap):
+            raise self.error(f"target {name!r} must be a mapping with 'group' and 'max_duration'", line)
+        self.unknown_keys(spec, _TARGET_KEYS, f"key in target {name!r}:")
+        group = self.opt_str(spec, "group")
+        if group is None or not GROUP_NAME.fullmatch(group):
+            raise self.error(f"target {name!r} needs 'group: group:NAME' naming a Tailscale group",
+                             spec.line_of("group"))
+        if group in groups:
+            raise self.error(f"targets {groups[group]!r} and {name!r} both manage {group}",
+                             spec.line_of("group"))
+        groups[group] = name
+        target = self.target(name, group, spec)
+        problem = lock_problem(target, {**targets, name: target}) if target.posture_locked else None
+        if problem is not None:
+            raise self.error(problem, _value_line(spec, "lock"))
+        return target
 
     def target(self, name: str, group: str, spec: YMap) -> Target:
         max_duration = self.duration(spec, "max_duration", f"target {name!r}")

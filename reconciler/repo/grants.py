@@ -18,20 +18,23 @@ revocation of everybody else's expired access.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from reconciler.core.config import Config, Target
-from reconciler.core.durations import parse_duration, parse_time
+from reconciler.core.durations import format_duration, format_time, parse_duration, parse_time
 from reconciler.core.grants import FILE_NAME, LOGIN, MAX_REASON, Grant
 from reconciler.errors import GrantError
 from reconciler.repo import yamlfile
-from reconciler.repo.yamlfile import YMap, YScalar
+from reconciler.repo.yamlfile import YList, YMap, YScalar
 
 _KEYS = {"user", "target", "reason", "ticket", "duration", "expires", "start", "break_glass"}
 #: Files in the grants folder that are not grants and are not reported.
 IGNORED_NAMES = {".gitkeep", "README.md"}
+
+
 @dataclass(frozen=True)
 class LoadedGrants:
     grants: tuple[Grant, ...]
@@ -51,10 +54,11 @@ def load_grants(config: Config) -> LoadedGrants:
         if isinstance(entry, OSError):
             errors.append(GrantError(f"cannot read this folder: {entry.strerror}", path=rel))
             continue
-        try:
-            grants.append(_load_one(entry, rel, parts, config.targets))
-        except GrantError as e:
-            errors.append(e)
+        found = _load_one(entry, rel, parts, config.targets)
+        if isinstance(found, Grant):
+            grants.append(found)
+        else:
+            errors.extend(found)
     return LoadedGrants(tuple(grants), tuple(errors))
 
 
@@ -86,21 +90,24 @@ def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str] | OS
         stack.extend(reversed(below))
 
 
-def _load_one(entry: os.DirEntry[str], rel: str, parts: tuple[str, ...], targets: Mapping[str, Target]) -> Grant:
+def _load_one(entry: os.DirEntry[str], rel: str, parts: tuple[str, ...],
+              targets: Mapping[str, Target]) -> Grant | list[GrantError]:
     if entry.is_symlink():
-        raise GrantError("grant files may not be symbolic links", path=rel)
+        return [GrantError("grant files may not be symbolic links", path=rel,
+                           hint="replace the link with the file itself")]
     if len(parts) != 2:
-        raise GrantError("a grant file belongs in <grants>/<target>/<name>.yaml", path=rel,
-                         hint="move it into the folder of the target it grants")
+        return [GrantError("a grant file belongs in <grants>/<target>/<name>.yaml", path=rel,
+                           hint="move it into the folder of the target it grants")]
     folder, name = parts
-    if not FILE_NAME.fullmatch(name):
-        raise GrantError(f"file name {name!r} is not allowed: use letters, digits and . _ @ + - and end in .yaml",
-                         path=rel)
-    if folder not in targets:
-        raise GrantError(f"unknown target {folder!r}; targets in tailjit.yaml: {', '.join(sorted(targets))}",
-                         path=rel)
     if not entry.is_file(follow_symlinks=False):
-        raise GrantError("not a regular file", path=rel)
+        return [GrantError("not a regular file", path=rel, hint="grant files are plain files; remove this entry")]
+    if not FILE_NAME.fullmatch(name):
+        return [GrantError(f"file name {name!r} is not allowed", path=rel,
+                           hint="rename it: letters, digits and . _ @ + - only, ending in .yaml")]
+    if folder not in targets:
+        return [GrantError(f"unknown target {folder!r}; targets in tailjit.yaml: {', '.join(sorted(targets))}",
+                           path=rel, hint="move the file into the folder of a configured target, or add the "
+                                          "target under 'targets' in tailjit.yaml")]
     try:
         with open(entry.path, "rb") as f:
             # A huge file is refused without reading all of it. (read(n) would allocate n bytes up
@@ -109,83 +116,140 @@ def _load_one(entry: os.DirEntry[str], rel: str, parts: tuple[str, ...], targets
             data = f.read() if size <= yamlfile.MAX_BYTES else f.read(yamlfile.MAX_BYTES + 1)
         doc = yamlfile.load(data)
     except yamlfile.YAMLFileError as e:
-        raise GrantError(e.message, path=rel, line=e.line) from None
+        return [GrantError(e.message, path=rel, line=e.line, hint=e.hint)]
     except OSError as e:
-        raise GrantError(f"cannot read: {e.strerror}", path=rel) from None
-    return parse_grant(doc, rel, folder)
+        return [GrantError(f"cannot read: {e.strerror}", path=rel)]
+    return read_grant(doc, rel, folder, targets[folder])
 
 
 def parse_grant(doc: yamlfile.Node | None, rel: str, folder: str) -> Grant:
-    """Check one parsed grant document; ``folder`` is the target its path names."""
+    """`read_grant` for one file whose first problem is all a caller needs: raises it as a `GrantError`."""
+    found = read_grant(doc, rel, folder)
+    if isinstance(found, list):
+        raise found[0]
+    return found
+
+
+def read_grant(doc: yamlfile.Node | None, rel: str, folder: str,
+               target: Target | None = None) -> Grant | list[GrantError]:
+    """Check one parsed grant document; ``folder`` is the target its path names.
+
+    Returns the `Grant`, or every problem of the file, each at the line of the
+    key or value at fault. With ``target``, a file that has other problems
+    also hears about a duration over the target's limit (a valid file hears
+    that from `evaluate`).
+    """
     if not isinstance(doc, YMap):
-        raise GrantError("a grant file is a mapping with user, target, reason and duration or expires",
-                         path=rel, line=getattr(doc, "line", 1))
+        return [GrantError("a grant file is a mapping with user, target, reason and duration or expires",
+                           path=rel, line=getattr(doc, "line", 1), hint=_EXAMPLE_HINT)]
+    problems: list[GrantError] = []
+
+    def fail(message: str, key: str | None, hint: str | None = None) -> None:
+        problems.append(GrantError(message, path=rel, line=_line(doc, key), hint=hint))
+
     for key in doc:
         if key not in _KEYS:
-            raise GrantError(f"unknown key {key!r}; expected: {', '.join(sorted(_KEYS))}",
-                             path=rel, line=doc.line_of(key))
-
+            close = difflib.get_close_matches(key, _KEYS, n=1)
+            fail(f"unknown key {key!r}", key,
+                 hint=f"did you mean {close[0]!r}?" if close else f"the keys are: {', '.join(sorted(_KEYS))}")
     values: dict[str, str] = {}
-    not_single: set[str] = set()
     for key, node in doc.entries.items():
-        if isinstance(node, YScalar):
-            if not yamlfile.is_null(node):
-                values[key] = node.value
+        if key not in _KEYS:
+            continue
+        if not isinstance(node, YScalar):
+            fail(f"{key!r} must be a single value, not a {'list' if isinstance(node, YList) else 'mapping'}",
+                 key, hint=f"write it on one line: {key}: VALUE")
+        elif yamlfile.is_null(node):
+            if key in _REQUIRED or node.quoted:
+                fail(f"{key!r} is empty", key, hint=_VALUE_HINTS[key])
         else:
-            not_single.add(key)
+            values[key] = node.value
+    for key in _REQUIRED:
+        if key not in doc.entries:
+            fail(f"missing {key!r}", None, hint=f"add a line {key}: … ({_VALUE_HINTS[key]})")
 
-    def text(key: str, required: bool) -> str | None:
-        if key in not_single:
-            raise GrantError(f"{key!r} must be a single value", path=rel, line=doc.line_of(key))
-        value = values.get(key)
-        if value is None and required:
-            raise GrantError(f"missing {key!r}", path=rel, line=doc.line)
-        return value
-
-    user = text("user", True) or ""
-    if not LOGIN.fullmatch(user):
-        raise GrantError(_bad_user(user), path=rel, line=doc.line_of("user"))
-    target = text("target", True) or ""
-    if target != folder:
-        raise GrantError(f"target {target!r} does not match the folder {folder!r} the file is in",
-                         path=rel, line=doc.line_of("target"))
-    reason = (text("reason", True) or "").strip()
-    if not reason:
-        raise GrantError("'reason' must say why access is needed", path=rel, line=doc.line_of("reason"))
+    user = values.get("user")
+    if user is not None and not LOGIN.fullmatch(user):
+        fail(_bad_user(user), "user", hint="grant one person at a time, by their Tailscale login")
+    written_target = values.get("target")
+    if written_target is not None and written_target != folder:
+        fail(f"target {written_target!r} does not match the folder {folder!r} the file is in", "target",
+             hint=f"write target: {folder}, or move the file to the folder {written_target!r}")
+    reason = values.get("reason", "").strip()
+    if "reason" in values and not reason:
+        fail("'reason' is empty", "reason", hint=_VALUE_HINTS["reason"])
     if len(reason) > MAX_REASON:
-        raise GrantError(f"'reason' is {len(reason)} characters; the limit is {MAX_REASON}",
-                         path=rel, line=doc.line_of("reason"))
-    duration_text = text("duration", False)
-    expires_text = text("expires", False)
-    start_text = text("start", False)
-    if (duration_text is None) == (expires_text is None):
-        raise GrantError("give exactly one of 'duration' (e.g. 4h) or 'expires' (e.g. 2026-11-25T02:00:00Z)",
-                         path=rel, line=doc.line)
+        fail(f"'reason' is {len(reason)} characters; the limit is {MAX_REASON}", "reason",
+             hint="say it in a sentence and link the ticket under 'ticket'")
+    duration_text, expires_text, start_text = values.get("duration"), values.get("expires"), values.get("start")
+    if duration_text is not None and expires_text is not None:
+        later = max(("duration", "expires"), key=lambda k: doc.line_of(k))
+        fail("give only one of 'duration' and 'expires'", later,
+             hint="a duration counts from the merge (or 'start'); 'expires' is an end time: keep one")
+    elif duration_text is None and expires_text is None and not any(
+            k in doc.entries for k in ("duration", "expires")):
+        fail("missing 'duration' or 'expires'", None,
+             hint="add duration: 4h (counted from the merge) or expires: 2026-11-25T02:00:00Z")
     duration = expires = start = None
-    try:
-        if duration_text is not None:
+    if duration_text is not None:
+        try:
             duration = parse_duration(duration_text)
-    except ValueError as e:
-        raise GrantError(str(e), path=rel, line=doc.line_of("duration")) from None
+        except ValueError as e:
+            fail(str(e), "duration")
     for key, raw in (("expires", expires_text), ("start", start_text)):
         if raw is None:
             continue
         try:
             when = parse_time(raw)
         except ValueError as e:
-            raise GrantError(f"{key}: {e}", path=rel, line=doc.line_of(key)) from None
+            fail(f"{key}: {e}", key)
+            continue
         if key == "expires":
             expires = when
         else:
             start = when
     if start is not None and expires is not None and expires <= start:
-        raise GrantError("'expires' is not after 'start'", path=rel, line=doc.line_of("expires"))
-    break_glass = text("break_glass", False)
+        fail(f"'expires' ({format_time(expires)}) is not after 'start' ({format_time(start)})", "expires",
+             hint="'expires' is when access ends; it must come after 'start'")
+    break_glass = values.get("break_glass")
     if break_glass not in (None, "true", "false"):
-        raise GrantError(f"'break_glass' is true or false, not {break_glass[:40]!r}", path=rel,
-                         line=doc.line_of("break_glass"))
-    return Grant(path=rel, user=user, target=target, reason=reason, ticket=text("ticket", False),
-                 duration=duration, expires=expires, start=start, line=doc.line, break_glass=break_glass == "true")
+        fail(f"'break_glass' is true or false, not {break_glass[:40]!r}", "break_glass",
+             hint="write break_glass: true, or leave the line out")
+    if problems:
+        if target is not None and duration is not None and duration > target.max_duration:
+            fail(f"duration {duration_text} is longer than target {target.name!r} allows "
+                 f"({format_duration(target.max_duration)})", "duration",
+                 hint=f"ask for at most {format_duration(target.max_duration)}")
+        return sorted(problems, key=lambda p: p.line or 0)
+    assert user is not None and written_target is not None
+    return Grant(path=rel, user=user, target=written_target, reason=reason, ticket=values.get("ticket"),
+                 duration=duration, expires=expires, start=start, line=doc.line,
+                 break_glass=break_glass == "true", lines=tuple((k, doc.line_of(k)) for k in doc),
+                 duration_text=duration_text)
+
+
+_REQUIRED = ("user", "target", "reason")
+_VALUE_HINTS = {
+    "user": "the Tailscale login to grant, e.g. user: alice@example.com",
+    "target": "the target, which is also the file's folder, e.g. target: prod",
+    "reason": "say why access is needed, e.g. reason: Investigate INC-1234",
+    "ticket": "an incident or ticket reference, or leave the line out",
+    "duration": "how long, counted from the merge, e.g. duration: 4h",
+    "expires": "when access ends, e.g. expires: 2026-11-25T02:00:00Z",
+    "start": "when access starts, e.g. start: 2026-11-25T00:00:00Z, or leave the line out",
+    "break_glass": "write break_glass: true for emergency access, or leave the line out",
+}
+_EXAMPLE_HINT = "e.g. user: alice@example.com / target: prod / reason: INC-1234 / duration: 4h, one per line"
+
+
+def _line(doc: YMap, key: str | None) -> int:
+    """The line of ``key``'s value (the key's when the value is empty), or the document's first line."""
+    if key is None:
+        return doc.line
+    node = doc.get(key)
+    if isinstance(node, YScalar) and node.value:
+        return node.line
+    return doc.line_of(key)
 
 
 def _bad_user(user: str) -> str:

@@ -43,7 +43,7 @@ class Moment:
         found = list(self.workspace.loaded.errors)
         for status in self.statuses:
             if status.state in (State.INVALID, State.UNKNOWN) and status.problem:
-                found.append(GrantError(status.problem, path=status.grant.path, line=status.grant.line))
+                found.append(GrantError(status.problem, path=status.grant.path, line=status.problem_line))
         return tuple(found)
 
     @functools.cached_property

@@ -44,10 +44,11 @@ Node = Union["YMap", "YList", "YScalar"]
 class YAMLFileError(Exception):
     """A file is not the YAML we accept. ``line`` is 1-based when known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.hint = hint
 
 
 class YScalar(NamedTuple):  # a tuple rather than a frozen dataclass: 10,000 grant files make 50,000 of them
@@ -97,8 +98,7 @@ def load(data: bytes) -> Node | None:
     try:
         node = yaml.compose(text, Loader=_composer_for(text))
     except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
-        raise YAMLFileError(f"not valid YAML: {e.problem or e.context}", line) from None
+        raise syntax_error(text, e) from None
     except yaml.YAMLError as e:
         raise YAMLFileError(f"not valid YAML: {e}") from None
     except RecursionError:
@@ -137,12 +137,71 @@ def _load_simple(lines: list[tuple[str, str, str]]) -> YMap | None:
         if not key:
             continue
         if key in entries:
-            raise YAMLFileError(f"key {key!r} appears twice", number)
+            raise YAMLFileError(f"key {key!r} appears twice", number,
+                                hint=f"keep one {key!r} line (the first is on line {key_lines[key]})")
         entries[key] = YScalar(quoted[1:-1], number, True) if quoted else YScalar(plain.rstrip(" "), number, False)
         key_lines[key] = number
     if not entries:
         return None
     return YMap(entries, key_lines, next(iter(key_lines.values())))
+
+
+#: ``key value`` with no colon, and ``key:value`` with no space: the two slips PyYAML reports a line late.
+_NO_COLON = re.compile(r"^([ ]*)([A-Za-z_][A-Za-z0-9_-]*)[ \t]+([^:#\s].*?)[ \t]*$")
+_NO_SPACE = re.compile(r"^([ ]*)([A-Za-z_][A-Za-z0-9_-]*):([^\s/].*?)[ \t]*$")
+_TAB_INDENT = re.compile(r"^[ ]*\t")
+#: PyYAML's problems as a person reads them: (problem, message, hint); the context mark is used when
+#: it says where the broken construct began (an unclosed quote or bracket).
+_PROBLEMS = (
+    ("found unexpected end of stream", "a quoted value is not closed",
+     "end the value with the same quote it starts with"),
+    ("found a tab character", "indented with a tab", "indent with spaces: YAML does not allow tabs there"),
+    ("did not find expected ',' or ']'", "a '[' list is not closed", "end the list with ']' on the same line"),
+    ("did not find expected ',' or '}'", "a '{' mapping is not closed", "end it with '}'"),
+    ("mapping values are not allowed", "unexpected ':'",
+     "keys of one mapping start in the same column; quote a value that contains ': '"),
+    ("could not find expected ':'", "a line has no ':' after its key", "write key: value"),
+)
+
+
+def syntax_error(text: str, error: yaml.MarkedYAMLError) -> YAMLFileError:
+    """PyYAML's error as a message at the line at fault, with what to do.
+
+    PyYAML notices a missing ``:`` only on the next line (or at the end of the
+    file); the nearest line at or above where it stopped that reads
+    ``key value`` or ``key:value`` is the one to fix.
+    """
+    mark_line = error.problem_mark.line + 1 if error.problem_mark is not None else None
+    lines = text.splitlines()
+    last = min(mark_line or len(lines), len(lines))
+    for number in range(last, 0, -1):
+        line = lines[number - 1]
+        if _TAB_INDENT.match(line):
+            return YAMLFileError("indented with a tab", number, hint="indent with spaces: YAML does not allow tabs")
+        if line.lstrip().startswith(("#", "-")) or not line.strip():
+            continue
+        missing = _NO_COLON.match(line)
+        if missing and not _SCALAR_START.match(missing.group(2)):
+            _, key, value = missing.groups()
+            return YAMLFileError(f"no ':' after {key!r}", number, hint=f"write {key}: {value}")
+        tight = _NO_SPACE.match(line)
+        if tight:
+            _, key, value = tight.groups()
+            return YAMLFileError(f"no space after '{key}:'", number, hint=f"write {key}: {value}")
+        if ":" in line and number != mark_line:
+            break  # a well-formed key line above where PyYAML stopped: the slip is not above it
+    problem = error.problem or error.context or "unreadable"
+    for found, message, hint in _PROBLEMS:
+        if problem.startswith(found):
+            where = error.context_mark if found.startswith(("found unexpected", "did not")) else None
+            line_no = where.line + 1 if where is not None else mark_line
+            return YAMLFileError(message, line_no, hint=hint)
+    return YAMLFileError(f"not valid YAML: {problem}", mark_line,
+                         hint="check this line and the one above it (indentation, quotes, ':' after each key)")
+
+
+#: Words that start YAML values, never keys (``true yes``): not a missing colon.
+_SCALAR_START = re.compile(r"(?i)true|false|null|yes|no|on|off")
 
 
 def _convert(node: yaml.Node, depth: int, seen: set[int]) -> Node:
@@ -168,7 +227,9 @@ def _convert(node: yaml.Node, depth: int, seen: set[int]) -> Node:
             if key_node.value == "<<":
                 raise YAMLFileError("YAML merge keys (<<) are not allowed", key_line)
             if key_node.value in entries:
-                raise YAMLFileError(f"key {key_node.value!r} appears twice", key_line)
+                raise YAMLFileError(f"key {key_node.value!r} appears twice", key_line,
+                                    hint=f"keep one {key_node.value!r} line (the first is on line "
+                                         f"{lines[key_node.value]})")
             entries[key_node.value] = _convert(value_node, depth + 1, seen)
             lines[key_node.value] = key_line
         return YMap(entries, lines, line)
