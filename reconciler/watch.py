@@ -131,7 +131,8 @@ class Watcher:
     def __init__(self, load: Callable[[], Workspace], backend: Backend, *, lock_path: Path,
                  interval: timedelta = DEFAULT_INTERVAL, pull: Callable[[], str | None] | None = None,
                  dry_run: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 expiring_before: timedelta | None = None) -> None:
+                 expiring_before: timedelta | None = None,
+                 wait: Callable[[threading.Event, float], object] = lambda stop, seconds: stop.wait(seconds)) -> None:
         self.load = load
         self.backend = backend
         self.lock_path = lock_path
@@ -139,6 +140,8 @@ class Watcher:
         self.pull = pull
         self.dry_run = dry_run
         self.clock = clock
+        #: sleeps until ``stop`` is set or the seconds pass; a test's fake clock advances instead
+        self.wait = wait
         self.expiring_before = expiring_before
         self._last_problems: tuple[str, ...] = ()
         self._last_drift = ""
@@ -155,7 +158,7 @@ class Watcher:
             report(cycle)
             delay = (cycle.next_wake - self.clock()).total_seconds()
             if delay > 0:
-                stop.wait(delay)
+                self.wait(stop, delay)
 
     def cycle(self, stop: threading.Event | None = None) -> Cycle | None:
         """Pull (if asked), re-read the repository, apply. None when stopped after pulling, before applying."""

@@ -121,6 +121,7 @@ def test_the_interval_caps_the_sleep_and_past_or_invalid_grants_never_wake_it() 
 
 # -- revocation on time ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_revokes_within_two_seconds_of_expiry_against_the_file_backend(
         repo: AccessRepo, processes: list[subprocess.Popen[str]]) -> None:
     expiry = expiring_grant(repo)
@@ -169,31 +170,61 @@ def running(watcher: Watcher) -> Iterator[tuple[threading.Thread, list[Cycle]]]:
         watcher.backend.close()
 
 
-def test_revokes_within_two_seconds_of_expiry_against_the_tailscale_api(
+class FakeClock:
+    """Time for a watcher that never sleeps: each wait moves the clock on, and a stop comes after ``cycles``."""
+
+    def __init__(self, start: datetime, cycles: int) -> None:
+        self.now = start
+        self.cycles = cycles
+        self.waits: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def wait(self, stop: threading.Event, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += timedelta(seconds=seconds)
+        if len(self.waits) >= self.cycles:
+            stop.set()
+
+
+def run_on(clock: FakeClock, watcher: Watcher) -> list[Cycle]:
+    """Run ``watcher`` on ``clock`` in this thread until the clock stops it; the cycles it reported."""
+    watcher.clock, watcher.wait = clock, clock.wait
+    cycles: list[Cycle] = []
+    try:
+        watcher.run(threading.Event(), cycles.append)
+    finally:
+        watcher.backend.close()
+    return cycles
+
+
+def test_revokes_at_expiry_against_the_tailscale_api_on_a_fake_clock(
         repo: AccessRepo, tailnet: FakeTailscale) -> None:
-    expiry = expiring_grant(repo)
-    ws = open_workspace(repo.config)
-    backend = open_backend("tailscale", ws.config)
-    with running(watcher_for(repo, backend, timedelta(seconds=60))) as (thread, cycles):
-        wait_for(lambda: "alice@example.com" in members(tailnet.policy), 3, "the grant to be applied")
-        revoked = wait_for(lambda: "alice@example.com" not in members(tailnet.policy),
-                           expiry - time.time() + LATE + 1, "the revocation")
-    assert not thread.is_alive(), "a stop request ends the watcher while it sleeps"
-    assert expiry <= revoked <= expiry + LATE, f"revoked {revoked - expiry:+.2f}s after expiry"
-    assert [c.outcome is not None and c.outcome.written for c in cycles] == [True, True]
+    expiry = NOW + timedelta(hours=1, minutes=30, seconds=7)
+    repo.grant("prod", "alice.yaml", "user: alice@example.com\ntarget: prod\nreason: INC-1\n"
+                                     f"expires: {format_time(expiry)}\n")
+    backend = open_backend("tailscale", open_workspace(repo.config).config)
+    cycles = run_on(FakeClock(NOW, cycles=3), watcher_for(repo, backend, timedelta(hours=1)))
+    granted, idle, revoked = cycles
+    assert granted.outcome is not None and granted.outcome.written and granted.next_wake == NOW + timedelta(hours=1)
+    assert idle.outcome is not None and not idle.outcome.written, "a converged cycle writes nothing"
+    assert idle.next_wake == expiry + MARGIN and "expires" in idle.wake_reason
+    assert revoked.at == expiry + MARGIN and revoked.outcome is not None and revoked.outcome.written
+    assert "alice@example.com" not in members(tailnet.policy)
     assert tailnet.count("POST", "/acl") == 2, "one write to grant, one to revoke, nothing in between"
 
 
 def test_a_failing_api_is_reported_and_retried_not_fatal(repo: AccessRepo, tailnet: FakeTailscale) -> None:
     repo.grant("prod", "alice.yaml", "user: alice@example.com\ntarget: prod\nreason: r\n"
-                                     f"expires: {format_time(datetime.now(UTC) + timedelta(hours=1))}\n")
+                                     f"expires: {format_time(NOW + timedelta(hours=1))}\n")
     tailnet.fail_next(1, status=503)
-    ws = open_workspace(repo.config)
-    backend = open_backend("tailscale", ws.config)
-    with running(watcher_for(repo, backend, timedelta(seconds=1))) as (_, cycles):
-        wait_for(lambda: "alice@example.com" in members(tailnet.policy), 4, "the retry to apply the grant")
+    backend = open_backend("tailscale", open_workspace(repo.config).config)
+    cycles = run_on(FakeClock(NOW, cycles=2), watcher_for(repo, backend, timedelta(seconds=1)))
     assert "HTTP 503" in str(cycles[0].errors[0]) and cycles[0].outcome is None
+    assert cycles[0].next_wake == NOW + timedelta(seconds=1), "a failed cycle is retried after the interval"
     assert cycles[1].errors == () and cycles[1].outcome is not None and cycles[1].outcome.written
+    assert "alice@example.com" in members(tailnet.policy)
 
 
 # -- stopping and locking -------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class App:
 
     def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:
         """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""
-        return merge_times(root, grants, state=root / ".tailjit", progress=self.progress)
+        return merge_times(root, grants, state=root / ".tailjit", progress=self.progress, now=self.clock())
 
     def backend(self, ws: Workspace) -> Backend:
         return self.open_backend(ws.config)

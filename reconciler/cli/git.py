@@ -66,7 +66,7 @@ def request_command(app: App, target: str, duration: tuple[timedelta, str] | Non
                                    f"{config.relative(config.path)}")
         duration = (default, format_duration(default))
     made = request_access(config, target=target, duration=duration[0], duration_text=duration[1], reason=reason,
-                          user=user, ticket=ticket, now=datetime.now(UTC))
+                          user=user, ticket=ticket, now=app.now())
     click.echo(f"Switched to a new branch {made.branch}: {made.grant.path} grants {made.grant.user} "
                f"{target} for {duration[1]} (commit {made.commit[:12]}, author {made.author}).")
     repo = open_repository(config.root)
@@ -101,7 +101,7 @@ def prune_command(app: App, at: datetime | None, make_commit: bool, push: bool) 
       tailjit prune
       tailjit prune --commit --push
     """
-    now = at or datetime.now(UTC)
+    now = app.now(at)
     ws = app.workspace()
     chosen = select(ws.config, ws.statuses(now))
     for status in chosen.doubtful:

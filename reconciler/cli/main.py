@@ -13,7 +13,8 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -21,7 +22,7 @@ import click
 from reconciler import __version__
 from reconciler.cli.access import access_command
 from reconciler.cli.adopt import fmt_command, import_command
-from reconciler.cli.app import App
+from reconciler.cli.app import App, system_clock
 from reconciler.cli.approvals import approvals_command
 from reconciler.cli.doctor import doctor
 from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
@@ -61,7 +62,8 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) 
       tailjit apply               make the change (If-Match protected)
       tailjit status              who has access now, and for how long
     """
-    ctx.obj = App(config_path, backend_spec)
+    clock = ctx.obj if callable(ctx.obj) else system_clock  # main(clock=…) hands one in
+    ctx.obj = App(config_path, backend_spec, clock=clock)
 
 
 for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
@@ -83,13 +85,16 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; map every outcome to an exit code (see the module docstring)."""
+def main(argv: Sequence[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> int:
+    """Run the CLI; map every outcome to an exit code (see the module docstring).
+
+    ``clock`` says what time it is for every command that is not given ``--at`` (tests pin it).
+    """
     _setup_logging()
     previous = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, *previous[1:])
     try:
-        return _main(argv)
+        return _main(argv, clock)
     finally:
         gc.set_threshold(*previous)
 
@@ -107,10 +112,10 @@ def _is_git_error(error: Exception) -> bool:
     return pygit2 is not None and isinstance(error, pygit2.GitError)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, clock: Callable[[], datetime] | None) -> int:
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name="tailjit",
-                          standalone_mode=False)
+                          standalone_mode=False, obj=clock)
     except click.exceptions.Exit as e:
         return int(e.exit_code)
     except click.ClickException as e:

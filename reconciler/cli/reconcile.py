@@ -283,7 +283,7 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
 
     notifier = None if dry_run else notices.notifier_for(app, ws)
     watcher = Watcher(app.workspace, backend, lock_path=state_dir(root) / LOCK_NAME, interval=interval,
-                      pull=fetch if pull else None, dry_run=dry_run,
+                      pull=fetch if pull else None, dry_run=dry_run, clock=app.clock,
                       expiring_before=ws.config.expiring_before if notifier is not None else None)
 
     def report(cycle: Cycle) -> None:
