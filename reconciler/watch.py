@@ -31,7 +31,9 @@ from reconciler.backends.base import Backend
 from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
 from reconciler.errors import GrantError, TailjitError
+from reconciler.core.posture import LockResult
 from reconciler.notify.events import due_expiring
+from reconciler.posture import open_lock
 from reconciler.reconcile import Outcome, reconcile
 from reconciler.repo.workspace import Workspace
 
@@ -116,6 +118,8 @@ class Cycle:
     drift_changed: bool = False
     #: every grant evaluated at ``at`` (empty when the repository could not be read)
     statuses: tuple[GrantStatus, ...] = ()
+    #: the posture attributes set and deleted (``lock: posture`` targets)
+    lock: LockResult = LockResult()
 
 
 class Watcher:
@@ -184,14 +188,20 @@ class Watcher:
             wake, reason = notice + MARGIN, "an expiry notice is due"
         problems = moment.problems
         outcome = None
+        lock = open_lock(self.backend, ws.config.targets)
+        marked = LockResult()
         try:
+            if lock is not None:  # attributes before members, members before attributes go (reconciler.posture)
+                marked = lock.grant(statuses, dry_run=self.dry_run)
             outcome = reconcile(self.backend, moment.rendered, ws.config.targets, ws.config.safety,
                                 dry_run=self.dry_run)
+            if lock is not None and (outcome.written or self.dry_run):
+                marked += lock.revoke(outcome.plan, statuses, dry_run=self.dry_run)
         except TailjitError as e:
             errors.append(e)
         return Cycle(now, wake, reason, outcome, problems, tuple(errors), pulled,
                      problems_changed=self._problems_changed(problems),
-                     drift_changed=self._drift_changed(outcome), statuses=statuses)
+                     drift_changed=self._drift_changed(outcome), statuses=statuses, lock=marked)
 
     def _problems_changed(self, problems: tuple[GrantError, ...]) -> bool:
         seen = tuple(str(p) for p in problems)

@@ -31,8 +31,8 @@ targets:
 LOCKED_POLICY = """\
 {
 	"groups": {
-		"group:prod": ["dana@example.com"],
-		"group:staging": [],
+		"group:prod": [],
+		"group:staging": ["dana@example.com"],
 	},
 	"postures": {
 		"posture:tailjit-prod": ["custom:tailjit_prod == 'granted'"],
@@ -175,6 +175,13 @@ def test_ssh_through_the_group_is_reported_as_not_covered() -> None:
     assert "SSH through group:prod is not covered by the lock" in found[1]
     covered = policy.replace('"users": ["root"]}', '"users": ["root"], "srcPosture": ["posture:tailjit-prod"]}')
     assert problems(covered) == []
+
+
+def test_permanent_members_of_a_locked_group_are_warned_about() -> None:
+    policy = LOCKED_POLICY.replace('"group:prod": [],', '"group:prod": ["dana@example.com"],')
+    (found,) = problems(policy)
+    assert found[0] == 3 and found[2] is Level.WARNING
+    assert found[1].startswith("group:prod has permanent members (dana@example.com); with lock: posture")
 
 
 def test_malformed_sections_are_skipped_not_crashed_on() -> None:

@@ -23,16 +23,17 @@ from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import make_plan
 from reconciler.core.policy import canonical_policy, parse_policy
 from reconciler.core.policycheck import check_policy
-from reconciler.core.posture import Level, check_lock
+from reconciler.core.posture import Level, LockResult, check_lock
 from reconciler.errors import GitError, GrantError, TailjitError
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
 from reconciler.github import actions
 from reconciler.github.api import post_plan_comment
+from reconciler.posture import open_lock
 from reconciler.reconcile import reconcile
 from reconciler.repo.workspace import Moment, Workspace
 from reconciler.text.comment import plan_comment
-from reconciler.text.report import STATUS_COLUMNS, format_plan, format_table, status_rows
+from reconciler.text.report import STATUS_COLUMNS, format_lock, format_plan, format_table, status_rows
 from reconciler.watch import (
     DEFAULT_INTERVAL,
     LOCK_NAME,
@@ -121,24 +122,29 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     moment = ws.at(now)
     problems = _warn_problems(moment)
     backend = app.backend(ws)
+    lock = open_lock(backend, ws.config.targets)
     try:
         live = backend.get()
+        the_plan = make_plan(live.text, moment.rendered, ws.config.targets)
+        marked = LockResult() if lock is None else lock.preview(the_plan, moment.statuses)
     finally:
         backend.close()
-    the_plan = make_plan(live.text, moment.rendered, ws.config.targets)
+    data = {**the_plan.data, "attribute_changes": [c.data for c in marked.changes]} if lock else the_plan.data
     if as_json:
-        click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **the_plan.data}, indent=2))
+        click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **data}, indent=2))
     else:
-        click.echo(format_plan(the_plan, backend.name, now), nl=False)
+        click.echo(format_plan(the_plan, backend.name, now) + format_lock(marked, dry_run=True), nl=False)
+    _report_lock_errors(marked)
+    changes = the_plan.has_changes or bool(marked.changes)
     if pr is None and not actions.in_actions():
-        return 2 if detailed_exitcode and the_plan.has_changes else 0
-    markdown = plan_comment(the_plan.data, moment.statuses, ws.config.targets, where=backend.name, at=now,
+        return 2 if detailed_exitcode and changes else 0
+    markdown = plan_comment(data, moment.statuses, ws.config.targets, where=backend.name, at=now,
                             problems=problems, commit=actions.event_head_sha())
     actions.summary_markdown(markdown)
     if pr is not None:
         posted = post_plan_comment(pr, markdown)
         click.echo(f"Plan comment {posted.action} on pull request #{pr}: {posted.url}", err=True)
-    return 2 if detailed_exitcode and the_plan.has_changes else 0
+    return 2 if detailed_exitcode and changes else 0
 
 
 @click.command()
@@ -181,19 +187,27 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     problems = _warn_problems(moment)
     backend = app.backend(ws)
     notifier = None if dry_run else notices.notifier_for(app, ws)
+    lock = open_lock(backend, ws.config.targets)
+    marked = LockResult()
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
+            if lock is not None:  # attributes first: a member added after them is let in, never before
+                marked = lock.grant(moment.statuses, dry_run=dry_run)
             outcome = reconcile(backend, moment.rendered, ws.config.targets, ws.config.safety,
                                 force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()))
+            if lock is not None and (outcome.written or dry_run):  # then the revoked members' attributes
+                marked += lock.revoke(outcome.plan, moment.statuses, dry_run=dry_run)
     except TailjitError as e:
+        _report_lock(marked, dry_run=dry_run)
         if notifier is not None:
             notices.show(notifier.failed([str(e)], now))
         raise
     finally:
         backend.close()
-    report = format_plan(outcome.plan, backend.name, now)
+    report = format_plan(outcome.plan, backend.name, now) + format_lock(marked, dry_run=dry_run)
     click.echo(report, nl=False)
     actions.summary(report)
+    _report_lock_errors(marked)
     for warning in outcome.validation.warnings if outcome.validation else ():
         click.echo(f"warning from {backend.name}: {warning}", err=True)
     if outcome.backup is not None:
@@ -217,6 +231,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     if problems:
         files = len({p.path for p in problems})
         click.echo(f"error: {files} grant file(s) are invalid and granted nothing (see above).", err=True)
+        exit_code = 1
+    if marked.errors:
         exit_code = 1
     return exit_code
 
@@ -245,6 +261,21 @@ def status(app: App, at: datetime | None, as_json: bool) -> int:
     else:
         click.echo("No grant files.")
     return 0
+
+
+def _report_lock(marked: LockResult, *, dry_run: bool) -> None:
+    text = format_lock(marked, dry_run=dry_run)
+    if text:
+        click.echo(text, nl=False)
+    _report_lock_errors(marked)
+
+
+def _report_lock_errors(marked: LockResult, prefix: str = "") -> None:
+    for error in marked.errors:
+        report_error(error, prefix=prefix)
+    if marked.errors:
+        click.echo(f"{prefix}error: {len(marked.errors)} posture attribute step(s) failed; access stays closed where "
+                   "an attribute is missing, and a left-over attribute expires at its grant's end", err=True)
 
 
 def _check_lock(ws: Workspace) -> int:
@@ -287,7 +318,7 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
                       expiring_before=ws.config.expiring_before if notifier is not None else None)
 
     def report(cycle: Cycle) -> None:
-        _report_cycle(cycle)
+        _report_cycle(cycle, dry_run=dry_run)
         if notifier is not None:
             notices.after_cycle(notifier, cycle, prefix=f"[{format_time(cycle.at)}] ")
 
@@ -304,7 +335,7 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
     return 0
 
 
-def _report_cycle(cycle: Cycle) -> None:
+def _report_cycle(cycle: Cycle, *, dry_run: bool = False) -> None:
     stamp = format_time(cycle.at)
     if cycle.pulled:
         click.echo(f"[{stamp}] {cycle.pulled}")
@@ -317,10 +348,15 @@ def _report_cycle(cycle: Cycle) -> None:
     if outcome is not None and outcome.plan.has_changes:
         click.echo(f"[{stamp}] " + format_plan(outcome.plan, "the tailnet", cycle.at), nl=False)
         click.echo(f"[{stamp}] " + ("Applied." if outcome.written else "Dry run: nothing was written."))
+    for line in format_lock(cycle.lock, dry_run=dry_run).splitlines():
+        if line:
+            click.echo(f"[{stamp}] {line}")
+    _report_lock_errors(cycle.lock, prefix=f"[{stamp}] ")
     if outcome is not None and cycle.drift_changed and outcome.plan.drift:
         click.echo(f"[{stamp}] error: the live policy has edits made outside git; they were kept (see the plan "
                    "above). Put them into the base policy, or run tailjit apply --force once.", err=True)
-    if cycle.errors or cycle.problems_changed or (outcome is not None and outcome.plan.has_changes):
+    if cycle.errors or cycle.problems_changed or (outcome is not None and outcome.plan.has_changes) \
+            or cycle.lock.changes or cycle.lock.errors:
         click.echo(f"[{stamp}] {describe_wake(cycle)}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import GrantStatus
 from reconciler.core.plan import CHANGE_KINDS, ChangeKind, Plan
+from reconciler.core.posture import LockResult
 
 _SIGNS = {ChangeKind.GRANT: "+", ChangeKind.ADD: "+", ChangeKind.REVOKE: "-", ChangeKind.REMOVE: "-"}
 
@@ -48,6 +49,20 @@ def format_plan(plan: Plan, where: str, at: datetime) -> str:
     if plan.diff:
         lines += ["", plan.diff.rstrip("\n")]
     lines += ["", plan_summary(plan)]
+    return "\n".join(lines) + "\n"
+
+
+def format_lock(result: LockResult, *, dry_run: bool) -> str:
+    """The posture attribute changes of a run, one line per device ("" when there are none)."""
+    if not result.changes:
+        return ""
+    done = set(result.done)
+    lines = ["", "Posture attributes (lock: posture):"]
+    for change in result.changes:
+        failed = "" if dry_run or change in done else "  (FAILED)"
+        lines.append(f"  {change}{failed}")
+    verb = "would change" if dry_run else "changed"
+    lines.append(f"{len(result.changes) if dry_run else len(done)} posture attribute(s) {verb}.")
     return "\n".join(lines) + "\n"
 
 

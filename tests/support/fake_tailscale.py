@@ -21,6 +21,9 @@ Steering it:
 - ``fake.before_next_write(hook)``: ``hook(fake)`` runs when the next ``POST …/acl`` arrives, before its
   ``If-Match`` is checked: another writer acting between our GET and our POST (use ``fake.set_policy``).
 - ``fake.validate_needs_write = True``: validating takes the ``policy_file`` scope, not just ``policy_file:read``.
+- ``fake.devices``: devices per user with custom posture attributes and the clock they expire by
+  (``fake.devices.add(user, hostname)``, ``.advance(timedelta)``, ``.reaches(fake.policy, user, device, group,
+  key)``); see `tests.support.fake_devices`.
 - ``fake.answer_validate(body)``: ``POST …/acl/validate`` answers 200 with ``body`` (e.g. test failures or
   warnings) instead of validating; ``None`` restores real validation.
 
@@ -47,6 +50,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.fake_devices import FakeDevices
 from tests.support.fake_validation import validate
 
 READ = "policy_file:read"
@@ -91,6 +95,8 @@ class FakeTailscale:
         self._validate_answer: dict[str, Any] | None = None
         self.lock = threading.RLock()
         self.stopping = threading.Event()
+        #: devices, their posture attributes and the clock they expire by (see `tests.support.fake_devices`)
+        self.devices = FakeDevices(tailnet)
 
     # -- steering -----------------------------------------------------------------------------------
     def set_policy(self, text: bytes) -> str:
@@ -138,6 +144,8 @@ class FakeTailscale:
         if method == "POST" and path == "/api/v2/oauth/token-exchange":
             return self._token_exchange(_form(body))
         parts = path.split("/")
+        if _devices_path(parts):
+            return self._devices(method, parts, headers, body)
         if len(parts) < 6 or parts[:4] != ["", "api", "v2", "tailnet"] or parts[5] != "acl":
             return _json(404, {"message": "not found"})
         scopes = self._scopes(headers.get("authorization", ""))
@@ -160,6 +168,15 @@ class FakeTailscale:
         if method == "POST" and action == "":
             return self._write(scopes, headers, body)
         return _json(405, {"message": "method not allowed"})
+
+    def _devices(self, method: str, parts: list[str], headers: dict[str, str],
+                 body: bytes) -> tuple[int, dict[str, str], bytes]:
+        scopes = self._scopes(headers.get("authorization", ""))
+        if scopes is None:
+            return _json(401, {"message": "API token invalid"})
+        if parts[3] == "tailnet" and parts[4] not in ("-", self.tailnet):
+            return _json(403, {"message": "tailnet not found or not accessible with this token"})
+        return self.devices.handle(method, parts, scopes, body)
 
     def _write(self, scopes: set[str], headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         if not scopes & {WRITE, "all"}:
@@ -217,6 +234,15 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def _devices_path(parts: list[str]) -> bool:
+    """``/api/v2/tailnet/{t}/devices`` or ``/api/v2/device/{id}/attributes[/{key}]``."""
+    if parts[:3] != ["", "api", "v2"] or len(parts) < 6:
+        return False
+    if parts[3] == "tailnet":
+        return len(parts) == 6 and parts[5] == "devices"
+    return parts[3] == "device" and parts[5] == "attributes" and len(parts) <= 7
+
+
 def _form(body: bytes) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
@@ -259,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer)
 
-    do_GET = do_POST = _answer
+    do_GET = do_POST = do_DELETE = _answer
 
 
 class _Server(ThreadingHTTPServer):

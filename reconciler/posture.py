@@ -1,0 +1,130 @@
+"""``lock: posture`` on apply: the attributes Tailscale expires by itself, set and deleted around the policy write.
+
+Order of one run (`reconciler.cli.reconcile`, `reconciler.watch`):
+
+1. `LockRun.grant`, before the policy is written: every device of each user with an active grant on a locked
+   target gets ``custom:tailjit_<target> = granted`` with ``expiry`` = the grant's end, unless it holds it
+   already. A device added during a grant is marked on the next run.
+2. The reconcile loop writes the policy (members added and removed).
+3. `LockRun.revoke`, after the write: the devices of each member the plan revoked from a locked group lose the
+   attribute.
+
+Access needs both the membership and the attribute (the policy requires the posture), so a failure between
+two steps leaves access closed: a member added with no attribute gets nothing, and an attribute left after the
+member went grants nothing (and expires by itself at the grant's end). A failure to set or delete one
+attribute is reported and never stops the others, the policy write, or a revocation.
+
+Calls: one devices listing per run at most, and only when a locked target has an active grant or a revocation;
+then one attribute read per device of those users (the listing does not carry attributes: see
+`reconciler.backends.devices`). A converged run writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from reconciler.backends.base import Backend
+from reconciler.backends.devices import TailscaleDevices
+from reconciler.core.config import Target
+from reconciler.core.grants import GrantStatus
+from reconciler.core.plan import ChangeKind, Plan
+from reconciler.core.posture import (
+    GRANTED,
+    Attribute,
+    AttributeAction,
+    AttributeChange,
+    Device,
+    LockResult,
+    Wanted,
+    attribute_changes,
+    devices_of,
+    wanted_attributes,
+)
+from reconciler.errors import TailjitError
+
+
+def revoked_pairs(plan: Plan, targets: Mapping[str, Target]) -> list[tuple[str, str]]:
+    """``(login, target)`` for each member ``plan`` revokes from a locked target's group."""
+    locked = {t.group: t.name for t in targets.values() if t.posture_locked}
+    return [(c.user, locked[c.group]) for c in plan.changes_of(ChangeKind.REVOKE) if c.group in locked]
+
+
+class LockRun:
+    """One run's view of the devices: the listing is read at most once, each device's attributes once."""
+
+    def __init__(self, client: TailscaleDevices, targets: Mapping[str, Target]) -> None:
+        self.client = client
+        self.targets = targets
+        self._devices: list[Device] | None = None
+        self._attributes: dict[str, dict[str, Attribute]] = {}
+
+    def grant(self, statuses: Iterable[GrantStatus], *, dry_run: bool = False) -> LockResult:
+        """Mark the devices of every active grant on a locked target (step 1)."""
+        wanted = wanted_attributes(statuses, self.targets)
+        if not wanted:
+            return LockResult()
+        return self._converge(wanted, [], dry_run=dry_run)
+
+    def revoke(self, plan: Plan, statuses: Iterable[GrantStatus], *, dry_run: bool = False) -> LockResult:
+        """Unmark the devices of every member ``plan`` revoked from a locked group (step 3). A user who still
+        holds an active grant on the target keeps the attribute."""
+        pairs = revoked_pairs(plan, self.targets)
+        if not pairs:
+            return LockResult()
+        wanted = wanted_attributes(statuses, self.targets)
+        return self._converge(wanted, pairs, dry_run=dry_run, only_deletes=True)
+
+    def preview(self, plan: Plan, statuses: Iterable[GrantStatus]) -> LockResult:
+        """Both steps' changes, reading only (``plan``, ``apply --dry-run``)."""
+        statuses = tuple(statuses)
+        return self.grant(statuses, dry_run=True) + self.revoke(plan, statuses, dry_run=True)
+
+    def _converge(self, wanted: Mapping[tuple[str, str], Wanted], pairs: list[tuple[str, str]], *,
+                  dry_run: bool, only_deletes: bool = False) -> LockResult:
+        users = {login for login, _ in pairs} if only_deletes else {login for login, _ in wanted}
+        try:
+            devices = devices_of(self._listing(), users)
+            current = {d.id: self._read(d) for d in devices}
+        except TailjitError as e:
+            return LockResult(errors=(e,))
+        changes = attribute_changes(wanted, pairs, devices, current)
+        if only_deletes:
+            changes = tuple(c for c in changes if c.action is AttributeAction.DELETE)
+        if dry_run:
+            return LockResult(changes)
+        done: list[AttributeChange] = []
+        errors: list[TailjitError] = []
+        for change in changes:
+            try:
+                if change.action is AttributeAction.SET:
+                    assert change.until is not None
+                    self.client.set(change.device, change.key, GRANTED, change.until, change.comment)
+                    self._attributes[change.device.id][change.key] = Attribute(GRANTED, change.until)
+                else:
+                    self.client.delete(change.device, change.key)
+                    self._attributes[change.device.id].pop(change.key, None)
+            except TailjitError as e:
+                errors.append(e)
+                continue
+            done.append(change)
+        return LockResult(changes, tuple(done), tuple(errors))
+
+    def _listing(self) -> list[Device]:
+        if self._devices is None:
+            self._devices = self.client.list()
+        return self._devices
+
+    def _read(self, device: Device) -> dict[str, Attribute]:
+        if device.id not in self._attributes:
+            self._attributes[device.id] = self.client.attributes(device)
+        return self._attributes[device.id]
+
+
+def open_lock(backend: Backend, targets: Mapping[str, Target]) -> LockRun | None:
+    """A run of the lock for ``targets`` through ``backend``'s tailnet; None when no target is locked or the
+    backend has no devices (the file backend: the lock is then only checked, by ``validate``)."""
+    from reconciler.backends.tailscale import TailscaleBackend
+
+    if not any(t.posture_locked for t in targets.values()) or not isinstance(backend, TailscaleBackend):
+        return None
+    return LockRun(TailscaleDevices(backend), targets)
