@@ -68,11 +68,19 @@ class LockRun:
     def revoke(self, plan: Plan, statuses: Iterable[GrantStatus], *, dry_run: bool = False) -> LockResult:
         """Unmark the devices of every member ``plan`` revoked from a locked group (step 3). A user who still
         holds an active grant on the target keeps the attribute."""
-        pairs = revoked_pairs(plan, self.targets)
+        return self.revoke_members(revoked_pairs(plan, self.targets), statuses, dry_run=dry_run)
+
+    def revoke_members(self, pairs: Iterable[tuple[str, str]], statuses: Iterable[GrantStatus] = (), *,
+                       dry_run: bool = False) -> LockResult:
+        """Delete ``custom:tailjit_<target>`` from the devices of each ``(login, target)`` pair that holds it,
+        unless an active grant in ``statuses`` still wants it. For a revocation written some other way (the
+        revoke-only fallback): call it after the write, with the pairs removed; a member note's grant
+        (``prod/alice.yaml``) names its target first (`target_of_grant`). Needs no locked target in the config:
+        a device that does not hold the attribute is left alone."""
+        pairs = list(pairs)
         if not pairs:
             return LockResult()
-        wanted = wanted_attributes(statuses, self.targets)
-        return self._converge(wanted, pairs, dry_run=dry_run, only_deletes=True)
+        return self._converge(wanted_attributes(statuses, self.targets), pairs, dry_run=dry_run, only_deletes=True)
 
     def preview(self, plan: Plan, statuses: Iterable[GrantStatus]) -> LockResult:
         """Both steps' changes, reading only (``plan``, ``apply --dry-run``)."""
@@ -120,11 +128,20 @@ class LockRun:
         return self._attributes[device.id]
 
 
-def open_lock(backend: Backend, targets: Mapping[str, Target]) -> LockRun | None:
-    """A run of the lock for ``targets`` through ``backend``'s tailnet; None when no target is locked or the
-    backend has no devices (the file backend: the lock is then only checked, by ``validate``)."""
+def target_of_grant(grant: str) -> str:
+    """The target a member note's grant names: ``prod`` of ``prod/alice.yaml``."""
+    return grant.split("/", 1)[0]
+
+
+def open_lock(backend: Backend, targets: Mapping[str, Target], *, always: bool = False) -> LockRun | None:
+    """A run of the lock for ``targets`` through ``backend``'s tailnet; None when no target is locked (unless
+    ``always``: the revoke-only fallback, which may run without a readable config, passes it and calls
+    `LockRun.revoke_members`) or the backend has no devices (the file backend: the lock is then only checked,
+    by ``validate``)."""
     from reconciler.backends.tailscale import TailscaleBackend
 
-    if not any(t.posture_locked for t in targets.values()) or not isinstance(backend, TailscaleBackend):
+    if not isinstance(backend, TailscaleBackend):
+        return None
+    if not always and not any(t.posture_locked for t in targets.values()):
         return None
     return LockRun(TailscaleDevices(backend), targets)

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -30,8 +30,8 @@ from types import FrameType
 from reconciler.backends.base import Backend
 from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
-from reconciler.errors import GrantError, TailjitError
 from reconciler.core.posture import LockResult
+from reconciler.errors import GrantError, TailjitError
 from reconciler.notify.events import due_expiring
 from reconciler.posture import open_lock
 from reconciler.reconcile import Outcome, reconcile
@@ -119,7 +119,7 @@ class Cycle:
     #: every grant evaluated at ``at`` (empty when the repository could not be read)
     statuses: tuple[GrantStatus, ...] = ()
     #: the posture attributes set and deleted (``lock: posture`` targets)
-    lock: LockResult = LockResult()
+    lock: LockResult = field(default_factory=LockResult)
 
 
 class Watcher:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from reconciler import hujson
+from reconciler.backends import open_backend
+from reconciler.posture import open_lock, target_of_grant
+from reconciler.repo.workspace import open_workspace
+from reconciler.watch import LOCK_NAME, Watcher, state_dir
 from tests.support.access import AccessRepo
 from tests.support.fake_devices import CORE_READ, POSTURE
 from tests.support.fake_tailscale import READ, WRITE, FakeTailscale
-from tests.support.tailscale_repo import ALICE, API_KEY, AT, assert_hidden, fake_tailnet
+from tests.support.tailscale_repo import ALICE, API_KEY, AT, CLIENT_ID, CLIENT_SECRET, assert_hidden, fake_tailnet
 from tests.test_posture_policy import LOCKED_CONFIG, LOCKED_POLICY
 
 ACL = "/api/v2/tailnet/-/acl"
@@ -263,3 +268,85 @@ def test_a_devices_answer_that_is_not_a_listing_is_an_error(repo: AccessRepo, fa
     result = repo.run("apply", "--at", AT)
     assert result.code == 1 and f'GET {DEVICES} answered without a "devices" list' in result.err
     assert members(fake) == ["alice@example.com"] and not reaches(fake, "alice@example.com", "alice-laptop")
+
+
+def test_the_watcher_marks_then_revokes_in_order(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.grant("prod", "alice.yaml", ALICE)
+    clock = [datetime(2026, 11, 24, 12, 0, tzinfo=UTC)]
+    config = open_workspace(repo.config).config
+    watcher = Watcher(lambda: open_workspace(repo.config), open_backend("tailscale", config),
+                      lock_path=state_dir(repo.root) / LOCK_NAME, clock=lambda: clock[0])
+    try:
+        first = watcher.cycle()
+        assert first is not None and first.errors == () and len(first.lock.done) == 2
+        assert reaches(fake, "alice@example.com", "alice-laptop")
+        clock[0] = END + timedelta(milliseconds=50)
+        fake.received.clear()
+        second = watcher.cycle()
+    finally:
+        watcher.backend.close()
+    assert second is not None and second.errors == ()
+    assert [c.action for c in second.lock.done] == ["delete", "delete"]
+    assert members(fake) == [] and fake.devices.holders(KEY) == {}
+    order = calls(fake)
+    assert order.index(("POST", ACL)) < min(i for i, (m, _) in enumerate(order) if m == "DELETE")
+
+
+def test_doctor_checks_the_device_scopes_of_a_locked_repository(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TS_API_KEY")
+    fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=[WRITE])
+    monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    result = repo.run("doctor")
+    assert result.code == 1
+    assert ("FAIL  lock        lock: posture needs the devices:core:read and devices:posture_attributes scope(s), "
+            "which this credential lacks") in result.out
+    assert f"FAIL  devices     GET {DEVICES} was refused (HTTP 403" in result.out
+    fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=[WRITE, CORE_READ, POSTURE])
+    result = repo.run("doctor")
+    assert result.code == 0, result.out
+    assert "ok    lock        the credential has the devices:core:read and devices:posture_attributes scopes" \
+        in result.out
+    assert "ok    devices     4 device(s) listed, for lock: posture" in result.out
+    assert not any(m != "GET" for m, p in calls(fake) if "device" in p), "doctor writes nothing"
+    assert_hidden([CLIENT_SECRET, *fake.tokens], result.out, result.err)
+
+
+def test_doctor_of_an_unlocked_repository_lists_no_device(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.config.write_text(repo.config.read_text().replace("    lock: posture\n", ""))
+    result = repo.run("doctor")
+    assert result.code == 0, result.out
+    assert fake.count("GET", "/devices") == 0 and "devices" not in result.out
+
+
+def test_the_pr_comment_lists_attribute_changes_per_device(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    repo.grant("prod", "alice.yaml", ALICE)
+    result = repo.run("plan", "--at", AT)
+    assert result.code == 0, result.err
+    markdown = summary.read_text()
+    assert "### tailjit plan: 1 to grant, 0 to revoke, 2 posture attribute(s) to change" in markdown
+    assert "| + | alice-laptop | alice@\u2060example.com | `custom:tailjit_prod` | 2026-11-24T14:00:00Z |" in markdown
+    assert "bob" not in markdown and "build-server" not in markdown
+
+
+def test_revoke_members_serves_a_revocation_written_elsewhere(repo: AccessRepo, fake: FakeTailscale) -> None:
+    """The revoke-only fallback writes the policy itself, then hands the removed members over: no config needed,
+    the member note's grant names the target."""
+    repo.grant("prod", "alice.yaml", ALICE)
+    assert repo.run("apply", "--at", AT).code == 0
+    backend = open_backend("tailscale", open_workspace(repo.config).config)
+    try:
+        lock = open_lock(backend, {}, always=True)
+        assert lock is not None and open_lock(backend, {}) is None
+        preview = lock.revoke_members([("alice@example.com", target_of_grant("prod/alice.yaml"))], dry_run=True)
+        assert [str(c.action) for c in preview.changes] == ["delete", "delete"] and preview.done == ()
+        assert lock.revoke_members([("bob@example.com", "prod")]).changes == (), "bob's laptop holds nothing"
+        done = lock.revoke_members([("Alice@Example.com", "prod")])
+    finally:
+        backend.close()
+    assert len(done.done) == 2 and done.errors == () and fake.devices.holders(KEY) == {}

@@ -217,3 +217,15 @@ def test_validate_warns_about_ssh_but_passes(repo: AccessRepo) -> None:
 def test_an_unlocked_repository_validates_as_before(repo: AccessRepo) -> None:
     result = repo.run("validate")
     assert result.code == 0 and "posture" not in result.out + result.err
+
+
+def test_the_file_backend_grants_by_membership_and_says_the_lock_is_not_applied(repo: AccessRepo) -> None:
+    repo.config.write_text(LOCKED_CONFIG)
+    (repo.root / "policy" / "policy.hujson").write_text(LOCKED_POLICY)
+    repo.grant("prod", "alice.yaml", "user: alice@example.com\ntarget: prod\nreason: r\n"
+                                     "expires: 2026-11-24T14:00:00Z\n")
+    result = repo.run("apply", "--at", "2026-11-24T12:00:00Z")
+    assert result.code == 0, result.err
+    assert "note: file:tailnet.hujson has no devices: lock: posture is checked (validate) but no posture " \
+           "attribute is set" in result.err
+    assert "alice@example.com" in repo.tailnet.read_text()

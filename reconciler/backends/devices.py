@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler.backends.tailscale import TailscaleBackend
+from reconciler.backends.tailscale import OUTAGE_HINT, SERVICE, TailscaleBackend
 from reconciler.core.durations import format_time, parse_time
 from reconciler.core.posture import Attribute, Device
 from reconciler.errors import BackendError, CredentialError
@@ -99,7 +99,8 @@ class TailscaleDevices:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body).encode()
         return backend.http.send(method, backend.base_url + path, what=what, headers=headers, content=content,
-                                 auth=lambda: backend.credential.token(backend.http, backend.base_url))
+                                 auth=lambda: backend.credential.token(backend.http, backend.base_url),
+                                 service=SERVICE, hint=OUTAGE_HINT)
 
     def _json(self, response: httpx.Response, what: str, scope: str) -> Any:
         if response.status_code != 200:

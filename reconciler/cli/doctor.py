@@ -14,6 +14,7 @@ import click
 
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend, LivePolicy
+from reconciler.backends.devices import ATTRIBUTES_SCOPE, LIST_SCOPE, TailscaleDevices
 from reconciler.backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
 from reconciler.cli.app import App
 from reconciler.core.config import Config
@@ -80,6 +81,8 @@ def doctor(app: App) -> int:
             _validate(checks, backend, live)
         if isinstance(backend, TailscaleBackend):
             _scopes(checks, backend)
+            if any(t.posture_locked for t in config.targets.values()):
+                _posture_lock(checks, backend)
     finally:
         backend.close()
     return _verdict(checks)
@@ -147,6 +150,28 @@ def _scopes(checks: Checks, backend: TailscaleBackend) -> None:
         return
     note = "; enough for plan, but apply needs the policy_file scope" if _read_only(backend) else ""
     checks.info("scopes", f"{scopes or '(none)'}{note}")
+
+
+def _posture_lock(checks: Checks, backend: TailscaleBackend) -> None:
+    """``lock: posture`` needs the devices listing and the posture attributes: check the scopes the token
+    endpoint granted (when it said), and list the devices (a read)."""
+    scopes = backend.credential.scopes
+    if scopes is not None:
+        held = set(scopes.split())
+        missing = [scope for scope, enough in ((LIST_SCOPE, {LIST_SCOPE, "devices:core", "all", "all:read"}),
+                                               (ATTRIBUTES_SCOPE, {ATTRIBUTES_SCOPE, "all"})) if not held & enough]
+        if missing:
+            checks.fail("lock", f"lock: posture needs the {' and '.join(missing)} scope(s), which this credential "
+                                "lacks: add them to the OAuth client")
+        else:
+            checks.ok("lock", f"the credential has the {LIST_SCOPE} and {ATTRIBUTES_SCOPE} scopes")
+    try:
+        devices = TailscaleDevices(backend).list()
+    except TailjitError as e:
+        checks.fail("devices", e)
+        return
+    checks.ok("devices", f"{len(devices)} device(s) listed, for lock: posture (posture conditions need "
+                         "Tailscale's Enterprise plan)")
 
 
 def _verdict(checks: Checks) -> int:

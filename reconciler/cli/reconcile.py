@@ -188,6 +188,9 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     backend = app.backend(ws)
     notifier = None if dry_run else notices.notifier_for(app, ws)
     lock = open_lock(backend, ws.config.targets)
+    if lock is None and any(t.posture_locked for t in ws.config.targets.values()):
+        click.echo(f"note: {backend.name} has no devices: lock: posture is checked (validate) but no posture "
+                   "attribute is set", err=True)
     marked = LockResult()
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):

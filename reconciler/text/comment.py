@@ -32,6 +32,8 @@ FOLD_LINES = 12
 MAX_CHARS = 60_000
 MAX_DIFF_LINES = 300
 MAX_PROBLEMS = 30
+#: Posture attribute rows shown before the rest is cut.
+MAX_ATTRIBUTE_ROWS = 100
 
 _ICONS = {"grant": "➕ grant", "revoke": "➖ revoke", "add": "➕ add", "remove": "➖ remove", "pending": "⏳ pending"}
 _ESCAPE = re.compile(r"([\\`*_\[\]#|~])")
@@ -68,14 +70,18 @@ def plan_comment(data: Mapping[str, Any], statuses: Sequence[GrantStatus], targe
 
 def title(data: Mapping[str, Any]) -> str:
     counts = data.get("counts", {})
+    attributes = len(data.get("attribute_changes") or ())
+    marked = f"{attributes} posture attribute(s) to change"
     if not data.get("changes"):
-        return "no change to the tailnet"
+        return marked if attributes else "no change to the tailnet"
     parts = [f"{counts.get('grant', 0)} to grant", f"{counts.get('revoke', 0)} to revoke"]
     permanent = counts.get("add", 0) + counts.get("remove", 0)
     if permanent:
         parts.append(f"{permanent} permanent member(s) changed")
     if counts.get("other"):
         parts.append(f"{counts['other']} other policy entries changed")
+    if attributes:
+        parts.append(marked)
     return ", ".join(parts)
 
 
@@ -152,6 +158,7 @@ def _compose(data: Mapping[str, Any], rows: Sequence[Row], problems: Sequence[Gr
         approvers = _approvers(rows)
         if approvers:
             out += [f"**Approval needed from:** {approvers} (CODEOWNERS of the grant folders).", ""]
+    out += _attributes(data.get("attribute_changes") or ())
     if data.get("drift") and data.get("unmanaged"):
         out += ["> [!WARNING]",
                 "> **Not managed by tailjit yet:** the live policy has no tailjit header and differs from the base",
@@ -184,6 +191,21 @@ def _compose(data: Mapping[str, Any], rows: Sequence[Row], problems: Sequence[Gr
     out.append(f"<sub>{stamp}. Updated on every push. Merging runs `tailjit apply`; each grant is revoked when it "
                f"expires.</sub>")
     return "\n".join(out) + "\n"
+
+
+def _attributes(changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The posture attribute changes (``lock: posture`` targets), one row per device."""
+    if not changes:
+        return []
+    lines = ["**Posture attributes** (`lock: posture`; Tailscale ends access at the expiry even if tailjit stops):",
+             "", "| | device | user | attribute | expiry |", "|---|---|---|---|---|"]
+    for change in changes[:MAX_ATTRIBUTE_ROWS]:
+        sign = "+" if change.get("action") == "set" else "−"
+        lines.append(f"| {sign} | {_text(str(change.get('device')))} | {_text(str(change.get('user')))} | "
+                     f"`{_code(str(change.get('attribute')))}` | {change.get('expiry') or 'deleted'} |")
+    if len(changes) > MAX_ATTRIBUTE_ROWS:
+        lines.append(f"… and {len(changes) - MAX_ATTRIBUTE_ROWS} more (see `tailjit plan`).")
+    return [*lines, ""]
 
 
 def _table(rows: Sequence[Row]) -> list[str]:
