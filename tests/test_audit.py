@@ -81,6 +81,7 @@ def test_one_record_per_grant_ever_merged(repo: AccessRepo, history: RepoBuilder
         "removed_at": format_time(at(8)), "removed_by_commit": str(history.tip()),
         "revoked_early": False, "file": f"{G}/prod/alice.yaml", "problem": None,
         "removed_by": "tailjit <tailjit@localhost>", "pull_request": None,
+        "break_glass": False, "review": None, "review_issue": None,
     }
     assert history.repo[alice["merge_commit"]].peel(pygit2.Commit).parents[1].id == history.tip("access/prod/alice")
 

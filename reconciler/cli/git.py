@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -16,13 +17,15 @@ import click
 
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION, Duration, Time
+from reconciler.cli.output import report_error
 from reconciler.core.durations import format_duration, format_time
+from reconciler.errors import TailjitError
 from reconciler.git import audit as audit_history
 from reconciler.git.history import open_repository
 from reconciler.git.prune import commit_prune, delete_files, select
 from reconciler.git.remote import compare_url, push_branch, remote, remote_default_branch
 from reconciler.git.request import request_access
-from reconciler.github import actions
+from reconciler.github import actions, breakglass
 from reconciler.github import codeowners as owners_file
 from reconciler.repo.config import load_config
 from reconciler.text.report import format_table
@@ -159,6 +162,7 @@ def audit_command(app: App, since: datetime | None, fmt: str) -> int:
     records = audit_history.history(config)
     if since is not None:
         records = audit_history.since(records, since)
+    records = _with_reviews(app, records)
     rows = [r.data for r in records]
     if fmt == "json":
         click.echo(json.dumps({"since": format_time(since) if since else None, "grants": rows}, indent=2))
@@ -170,7 +174,8 @@ def audit_command(app: App, since: datetime | None, fmt: str) -> int:
             writer.writerow({k: _csv_value(k, row[k]) for k in audit_history.FIELDS})
         click.echo(out.getvalue(), nl=False)
     elif rows:
-        click.echo(format_table([_table_row(r) for r in rows], AUDIT_COLUMNS), nl=False)
+        columns = AUDIT_COLUMNS + ((("glass", "BREAK GLASS"),) if any(r["break_glass"] for r in rows) else ())
+        click.echo(format_table([_table_row(r) for r in rows], columns), nl=False)
     else:
         click.echo("No grant files in the history" + (f" since {format_time(since)}." if since else "."))
     return 0
@@ -191,8 +196,41 @@ def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     else:
         how = "revoked early" if row["revoked_early"] else "pruned"
         removed = f"{row['removed_at']} {how} ({row['removed_by_commit'][:8]})"
+    glass = None
+    if row["break_glass"]:
+        issue = f" (#{row['review_issue']})" if row["review_issue"] else ""
+        glass = f"{row['review']}{issue}" if row["review"] else "review unknown"
     return {**row, "requested_by": email(row["requested_by"]), "approved_by": email(row["approved_by"]) or "unknown",
-            "removed": removed}
+            "removed": removed, "glass": glass}
+
+
+def _with_reviews(app: App, records: list[audit_history.Record]) -> list[audit_history.Record]:
+    """``records`` with the review state of each break-glass grant, when a GitHub token is there to ask."""
+    glass = [r for r in records if r.break_glass]
+    if not glass:
+        return records
+    if not (app.env.get("GITHUB_TOKEN", "").strip() and app.env.get("GITHUB_REPOSITORY", "").strip()):
+        click.echo(f"note: {len(glass)} break-glass grant(s); set GITHUB_TOKEN and GITHUB_REPOSITORY to see whether "
+                   "they were reviewed", err=True)
+        return records
+    try:
+        gh = breakglass.client(app.env, purpose="read the break-glass reviews", timeout=30.0)
+        try:
+            issues = breakglass.review_issues(gh)
+        finally:
+            gh.close()
+    except TailjitError as e:
+        report_error(e, level="warning")
+        return records
+    out = []
+    for record in records:
+        issue = issues.get(breakglass.key(record.path, record.active_from)) if record.break_glass else None
+        if record.break_glass and issue is None:
+            record = replace(record, review="no review issue")
+        elif issue is not None:
+            record = replace(record, review="reviewed" if issue.closed else "not reviewed", review_issue=issue.number)
+        out.append(record)
+    return out
 
 
 @click.command("codeowners")

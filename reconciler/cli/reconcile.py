@@ -17,6 +17,7 @@ import click
 from reconciler.cli import notices
 from reconciler.cli.adopt import NOT_CANONICAL, canonical_base
 from reconciler.cli.app import App
+from reconciler.cli.approvals import open_break_glass_reviews
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
@@ -221,6 +222,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         click.echo("Dry run: the tailnet accepted the policy; nothing was written.")
     if notifier is not None:
         notices.show(notifier.applied(outcome.plan, outcome.written, ws.statuses(now), now))
+    if not dry_run:
+        open_break_glass_reviews(app, ws, now)
     exit_code = 0
     if outcome.plan.drift and outcome.plan.unmanaged:
         click.echo("error: the live policy was not written by tailjit and differs from the base policy (shown "

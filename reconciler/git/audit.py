@@ -52,7 +52,7 @@ MAX_BRANCH_WALK = 1000
 #: The fields of a record in JSON and CSV, in order.
 FIELDS = ("user", "target", "reason", "ticket", "requested_by", "approved_by", "merged_at", "merge_commit",
           "active_from", "active_to", "edits", "removed_at", "removed_by_commit", "revoked_early", "file", "problem",
-          "removed_by", "pull_request")
+          "removed_by", "pull_request", "break_glass", "review", "review_issue")
 #: A pull request's number in the first line of a merge commit's message, as GitHub writes it.
 _PULL_REQUEST = re.compile(r"^Merge pull request #(\d{1,9})\b|\(#(\d{1,9})\)\s*$")
 
@@ -78,6 +78,11 @@ class Record:
     problem: str | None = None
     removed_by: str | None = None
     pull_request: int | None = None
+    #: granted with break glass (no approval); its review issue is ``review_issue``, and ``review`` says
+    #: "reviewed" (closed), "not reviewed" (open) or "no review issue"; None when not known
+    break_glass: bool = False
+    review: str | None = None
+    review_issue: int | None = None
 
     @property
     def revoked_early(self) -> bool | None:
@@ -100,6 +105,7 @@ class Record:
             "removed_at": t(self.removed_at), "removed_by_commit": self.removed_by_commit,
             "revoked_early": self.revoked_early, "file": self.path, "problem": self.problem,
             "removed_by": self.removed_by, "pull_request": self.pull_request,
+            "break_glass": self.break_glass, "review": self.review, "review_issue": self.review_issue,
         }
 
 
@@ -208,7 +214,7 @@ class _Reader:
             return replace(record, problem=e.message)
         start, end = _window(grant, record.merged_at)
         return replace(record, user=grant.user, reason=grant.reason, ticket=grant.ticket, active_from=start,
-                       active_to=end, problem=None)
+                       active_to=end, problem=None, break_glass=grant.break_glass)
 
     def _branch_commit(self, branch_tip: pygit2.Commit, name: str, *, present: bool) -> pygit2.Commit:
         """The oldest commit on the merged branch (first parents, not yet on the mainline) having the file
