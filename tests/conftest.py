@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from tests.support.access import BASE_POLICY, CONFIG, AccessRepo, Result
+from tests.support.access import BASE_POLICY, CLI_NOW, CONFIG, AccessRepo, Result
 from tests.support.gitutil import isolated_git_config
 
 
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     def run(*args: str) -> Result:
-        code = main(list(args))
+        code = main(list(args), clock=lambda: CLI_NOW)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

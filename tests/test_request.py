@@ -12,11 +12,11 @@ import pytest
 from reconciler.git.remote import compare_url, extra_headers
 from reconciler.repo import yamlfile
 from reconciler.repo.grants import parse_grant
-from tests.support.access import CONFIG, AccessRepo
+from tests.support.access import CLI_NOW, CONFIG, AccessRepo
 from tests.support.gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, publish, set_identity
 
 IDENTITIES = "identities:\n  alice@corp.example: alice@example.com\n"
-TODAY = datetime.now(UTC).date().isoformat()
+TODAY = CLI_NOW.date().isoformat()
 
 
 pytestmark = pytest.mark.usefixtures("no_machine_git_config")
@@ -141,7 +141,7 @@ def test_the_merge_of_the_request_starts_the_grant(repo: AccessRepo, work: RepoB
     origin = publish(work.repo, tmp_path / "origin.git")
     assert request(repo, "--for", "4h", "--push")[0] == 0
     branch = f"access/prod/alice@example.com-{TODAY}"
-    merged = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    merged = CLI_NOW - timedelta(hours=1)
     origin.merge(branch, merged, author=CAROL, committer=GITHUB)
     work.repo.remotes["origin"].fetch()
     work.repo.checkout("refs/heads/main")
@@ -176,8 +176,7 @@ def test_extra_headers_follow_the_most_specific_url(work: RepoBuilder) -> None:
     assert extra_headers(config, "/srv/git/access.git") == ["X-Any: 1"]
 
 
-def test_the_request_commit_is_dated_now(repo: AccessRepo, work: RepoBuilder) -> None:
-    before = datetime.now(UTC).replace(microsecond=0)
+def test_the_request_commit_is_dated_by_the_commands_clock(repo: AccessRepo, work: RepoBuilder) -> None:
     assert request(repo, "--for", "1h")[0] == 0
     commit = work.repo.head.peel(pygit2.Commit)
-    assert before <= datetime.fromtimestamp(commit.commit_time, UTC) <= datetime.now(UTC)
+    assert datetime.fromtimestamp(commit.commit_time, UTC) == CLI_NOW

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from reconciler.core.config import login_matches
 from reconciler.errors import ConfigError
 from reconciler.repo.config import load_config
-from tests.support.access import CONFIG, AccessRepo
+from tests.support.access import CLI_NOW, CONFIG, AccessRepo
 from tests.support.gitutil import CAROL, Person, RepoBuilder, at, files_under, set_identity
 
 RULES = """\
@@ -191,7 +191,7 @@ def clone(ruled: AccessRepo, no_machine_git_config: None) -> RepoBuilder:
 def test_request_without_for_takes_the_default_duration(ruled: AccessRepo, clone: RepoBuilder) -> None:
     result = ruled.run("request", "--target", "prod", "--reason", "Investigate INC-1")
     assert result.code == 0, result.err
-    today = datetime.now(UTC).date().isoformat()
+    today = CLI_NOW.date().isoformat()
     assert "grants alice@example.com prod for 2h" in result.out
     assert "duration: 2h" in (ruled.root / f"policy/grants/prod/alice@example.com-{today}.yaml").read_text()
 

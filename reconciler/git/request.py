@@ -50,7 +50,9 @@ def request_access(config: Config, *, target: str, duration: timedelta, duration
         raise GitError(f"{config.root} is not in a git working copy", hint="clone the access repository first")
     if repo.head_is_unborn:
         raise GitError("the current branch has no commits yet", hint="commit the access repository's files first")
-    signature = identity(repo)
+    found = identity(repo)
+    # the commit is dated by the command's clock, as everything else it decides
+    signature = pygit2.Signature(found.name, found.email, int(now.timestamp()), 0)
     login = user if user is not None else config.identities.get(signature.email, signature.email)
     if not LOGIN.fullmatch(login):
         raise GrantError(f"{login!r} is not a Tailscale login", path=config.relative(config.grants_dir),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+#: What time it is for every command a test runs through ``run_cli`` (unless it passes --at): never the real clock.
+CLI_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 BASE_POLICY = """\
 // Test tailnet.
