@@ -350,3 +350,36 @@ def test_revoke_members_serves_a_revocation_written_elsewhere(repo: AccessRepo, 
     finally:
         backend.close()
     assert len(done.done) == 2 and done.errors == () and fake.devices.holders(KEY) == {}
+
+
+@pytest.mark.slow
+def test_a_hanging_devices_api_times_out_and_the_policy_write_goes_on(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILJIT_HTTP_TIMEOUT", "0.5")
+    fake.hang_next(1, path=DEVICES)
+    repo.grant("prod", "alice.yaml", ALICE)
+    result = repo.run("apply", "--at", AT)
+    assert result.code == 1 and f"GET {DEVICES}" in result.err
+    assert members(fake) == ["alice@example.com"] and not reaches(fake, "alice@example.com", "alice-laptop")
+
+
+def test_a_large_tailnet_costs_reads_only_for_the_granted_users_devices(
+        repo: AccessRepo, fake: FakeTailscale) -> None:
+    for number in range(5000):
+        fake.devices.add(f"user{number}@example.com", f"host{number}")
+    repo.grant("prod", "alice.yaml", ALICE)
+    assert repo.run("apply", "--at", AT).code == 0
+    fake.requests.clear()
+    assert repo.run("apply", "--at", AT).code == 0
+    assert fake.count("GET", DEVICES) == 1 and fake.count("GET", "/attributes") == 2
+    assert fake.count("POST") == 0 and fake.count("DELETE") == 0
+
+
+def test_plan_with_a_policy_only_credential_still_plans_and_warns(repo: AccessRepo, fake: FakeTailscale) -> None:
+    fake.add_api_key(API_KEY, scopes=[READ])
+    repo.grant("prod", "alice.yaml", ALICE)
+    result = repo.run("plan", "--at", AT, "--detailed-exitcode")
+    assert result.code == 2, result.err
+    assert "+ grant   group:prod  alice@example.com" in result.out
+    assert f"warning: GET {DEVICES} was refused (HTTP 403" in result.err
+    assert "the posture attribute changes above may be incomplete" in result.err

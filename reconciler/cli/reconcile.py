@@ -135,7 +135,11 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
         click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **data}, indent=2))
     else:
         click.echo(format_plan(the_plan, backend.name, now) + format_lock(marked, dry_run=True), nl=False)
-    _report_lock_errors(marked)
+    for error in marked.errors:  # a plan is still shown: the attributes are apply's to change
+        report_error(error, level="warning")
+    if marked.errors:
+        click.echo("warning: the posture attribute changes above may be incomplete; the pull-request credential "
+                   "needs devices:core:read and the posture attributes' read scope to show them", err=True)
     changes = the_plan.has_changes or bool(marked.changes)
     if pr is None and not actions.in_actions():
         return 2 if detailed_exitcode and changes else 0
