@@ -157,3 +157,19 @@ def test_the_schedule_revokes_then_prunes() -> None:
     assert "id-token" not in prune["permissions"] and "TS_OAUTH_CLIENT_ID" not in step_env(prune), \
         "pruning is git only: no tailnet credential"
     assert prune["environment"] == "prune", "the pushing App's key is kept in an environment limited to main"
+
+
+@pytest.mark.parametrize(("name", "job"), [("apply", "apply"), ("reconcile", "apply")])
+def test_merge_times_are_kept_between_runs_keyed_by_branch_and_commit(name: str, job: str) -> None:
+    found = workflow(name)["jobs"][job]
+    names = [s.get("name", s.get("uses", "")) for s in steps(found)]
+    (cached,) = [s for s in steps(found) if str(s.get("uses", "")).startswith("actions/cache@")]
+    assert cached["with"] == {
+        "path": ".tailjit/merge-times.json",
+        "key": "tailjit-merge-times-${{ github.ref_name }}-${{ github.sha }}",
+        "restore-keys": "tailjit-merge-times-${{ github.ref_name }}-",
+    }
+    first_tailjit = next(i for i, s in enumerate(steps(found)) if "tailjit " in str(s.get("run", "")))
+    assert names.index(cached["name"]) < first_tailjit, "restored before tailjit reads merge times"
+    checkout = next(i for i, s in enumerate(steps(found)) if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert steps(found)[checkout]["with"]["fetch-depth"] == 0
