@@ -28,13 +28,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from generate import NOW, PREVIOUS, generate
+from generate import NOW, PREVIOUS, Generated, generate
 from measure import ROOT, ChildRun, median, peak_rss_mb, python_child, run_child, timed
 
 from reconciler.backends.file import FileBackend
 from reconciler.backends.tailscale import TailscaleBackend
 from reconciler.cli.main import GC_THRESHOLD
 from reconciler.core.plan import make_plan
+from reconciler.core.policy import canonical, canonical_policy
 from reconciler.git.history import merge_times
 from reconciler.hujson import parse
 from reconciler.reconcile import reconcile
@@ -70,7 +71,7 @@ class ReconcileResult:
 
 def run_size(grants: int, *, repeats: int, policy_bytes: int, workdir: Path) -> ReconcileResult:
     """Generate a repository with ``grants`` active grant files and measure a reconcile of it."""
-    made = generate(workdir / f"repo-{grants}", grants=grants, policy_bytes=policy_bytes)
+    made = formatted(generate(workdir / f"repo-{grants}", grants=grants, policy_bytes=policy_bytes))
     live = made.root / "tailnet.hujson"
     previous = made.root / "previous.hujson"
     python_child(SCRIPT, "prepare", str(made.config), str(previous)).check(f"prepare N={grants}")
@@ -116,11 +117,13 @@ class ConvergedResult:
 
 def run_converged(grants: int, *, policy_bytes: int, workdir: Path) -> ConvergedResult:
     """``tailjit apply`` when the tailnet already holds the rendered policy: one GET, nothing else."""
-    made = generate(workdir / f"converged-{grants}", grants=grants, policy_bytes=policy_bytes)
+    made = formatted(generate(workdir / f"converged-{grants}", grants=grants, policy_bytes=policy_bytes))
     ws = open_workspace(made.config)
-    rendered = ws.render(NOW)
+    rendered = canonical_policy(ws.at(NOW).rendered).text
     key = "tskey-api-bench"
-    with serve(policy=rendered) as fake:
+    with serve() as fake:
+        fake.store = "canonical"  # a server that keeps hujson.Format of what it is sent
+        fake.set_policy(fake.stored(rendered))
         fake.add_api_key(key)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TS_", "AWS_"))}
         env |= {"TS_API_KEY": key, "TS_BASE_URL": fake.url}
@@ -145,8 +148,15 @@ def run_converged(grants: int, *, policy_bytes: int, workdir: Path) -> Converged
 
 
 def prepare(config: Path, out: Path) -> None:
-    """What the scheduled run an hour ago wrote to the tailnet."""
-    out.write_bytes(open_workspace(config).render(PREVIOUS))
+    """What the scheduled run an hour ago wrote to the tailnet (canonical text, as tailjit writes)."""
+    out.write_bytes(canonical_policy(open_workspace(config).at(PREVIOUS).rendered).text)
+
+
+def formatted(made: Generated) -> Generated:
+    """``made`` with its base policy in canonical form, as ``tailjit fmt`` leaves it (``validate`` asks for it)."""
+    base = made.root / "policy" / "policy.hujson"
+    base.write_bytes(canonical(base.read_bytes()))
+    return made
 
 
 def measure(config: Path, previous: Path, live: Path, repeats: int) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -228,3 +229,19 @@ def test_another_tailnet_is_refused_with_a_hint_about_the_name(fake: FakeTailsca
         connect(tailnet="other.example").get()
     assert "GET /api/v2/tailnet/other.example/acl" in str(raised.value)
     assert raised.value.hint and "'other.example'" in raised.value.hint
+
+
+def test_validate_sends_standard_json_with_the_same_offsets(fake: FakeTailscale, connect: Connect) -> None:
+    text = b'// a comment\n{\n\t"groups": {"group:a": ["x@example.com",],}, /* block */\n\t"acls": [],\n}\n'
+    fake.validate_rejects_comments = True
+    assert connect().validate(text).ok
+    sent = fake.received[-1].body
+    assert json.loads(sent) == {"groups": {"group:a": ["x@example.com"]}, "acls": []}
+    assert len(sent) == len(text) and sent.count(b"\n") == text.count(b"\n"), "line and column still point at text"
+    assert [i for i, c in enumerate(sent) if c == ord("[")] == [i for i, c in enumerate(text) if c == ord("[")]
+
+
+def test_validate_errors_answered_with_200_and_a_message_stop(fake: FakeTailscale, connect: Connect) -> None:
+    fake.validate_errors_as_200 = True
+    refused = connect().validate(b'{"acls": [{"action": "accept", "src": ["group:nobody"], "dst": ["*:*"]}]}')
+    assert not refused.ok and "group:nobody" in refused.errors[0]

@@ -3,7 +3,8 @@
 ``GET /api/v2/tailnet/{tailnet}/acl`` (``Accept: application/hujson``) returns
 the text, comments and all, and a quoted ``ETag``; ``POST …/acl/validate``
 checks a candidate (syntax, meaning, the policy's own ``tests``) without
-writing; ``POST …/acl`` with ``If-Match`` writes, or answers 412 when someone
+writing, sent as standard JSON (`standard_json`); it answers 200 for errors too,
+with a ``message`` (`validation_of`); ``POST …/acl`` with ``If-Match`` writes, or answers 412 when someone
 wrote in between. Rate limits, 5xx and timeouts are retried by `HttpClient`;
 a refused credential (401/403) never is, and its error names the source of
 the credential and the likely cause, never its value.
@@ -19,12 +20,13 @@ from urllib.parse import quote
 
 import httpx
 
+from reconciler import hujson
 from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
 from reconciler.core.config import Config, base_url_problem
 from reconciler.core.policy import Policy
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
-from reconciler.errors import BackendError, ConfigError, CredentialError, UsageError
+from reconciler.errors import BackendError, ConfigError, CredentialError, PolicyError, UsageError
 from reconciler.http import HttpClient, RetryPolicy, api_message
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
@@ -84,7 +86,7 @@ class TailscaleBackend(Backend):
     def validate(self, text: bytes, policy: Policy | None = None) -> Validation:
         what = f"POST {self.path}/validate"
         response = self._send("POST", self.path + "/validate", what, headers={"Content-Type": HUJSON},
-                              content=text)
+                              content=standard_json(text, policy))
         if response.status_code == 200:
             return self._redacted(validation_of(_json(response)))
         if response.status_code in (400, 422):
@@ -143,6 +145,22 @@ class TailscaleBackend(Backend):
                                 hint=f"check the tailnet name {self.tailnet!r} ('-' is the credential's own) "
                                      f"and the base URL {self.base_url}")
         return BackendError(f"{what} answered {detail}")
+
+
+def standard_json(text: bytes, policy: Policy | None = None) -> bytes:
+    """``text`` as standard JSON for the validate route: comments and trailing commas become blanks.
+
+    Tailscale's gitops-pusher standardizes before validating, because the route once mishandled HuJSON
+    with comments. Every byte keeps its offset (`hujson.standardize`), so a line and column in the
+    answer still point into ``text``. ``policy`` is ``text`` parsed, when the caller has it; a text
+    that does not parse is sent as it is, for the tailnet to say what is wrong with it.
+    """
+    try:
+        tree = policy.tree.clone() if policy is not None and policy.text == text else hujson.parse(text)
+    except (hujson.HuJSONError, PolicyError):
+        return text
+    tree.standardize()
+    return tree.pack()
 
 
 def validation_of(body: Any) -> Validation:

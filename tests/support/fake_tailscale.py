@@ -26,6 +26,17 @@ Steering it:
   key)``); see `tests.support.fake_devices`.
 - ``fake.answer_validate(body)``: ``POST …/acl/validate`` answers 200 with ``body`` (e.g. test failures or
   warnings) instead of validating; ``None`` restores real validation.
+- ``MODES[name](fake)`` puts it in one of the behaviours a real tailnet may have (see `MODES`): storing the
+  canonical text (``hujson.Format``) or another layout, an untouched default policy written only with
+  ``If-Match: "ts-default"``, a validate that refuses comments, validate errors answered with 200.
+- ``fake.add_api_key(key, expires="2026-12-01T00:00:00Z")``: ``GET /api/v2/tailnet/-/keys/{keyId}`` (the id is
+  in the key, ``tskey-api-<id>-…``) answers its ``expires``, to any scope.
+- ``fake.users = [user(...), …]``: ``GET /api/v2/tailnet/{tailnet}/users`` answers ``{"users": […]}`` to a
+  token with ``users:read`` (or ``all``/``all:read``), else 403; ``None`` (the default): 404.
+
+Sources for the modes and endpoints: Tailscale's gitops-pusher (``sumFile``: sha256 of ``hujson.Format``;
+standardizing before validate), the API docs (``If-Match: "ts-default"``, validate answering 200 with
+``message``/``data``, "Get key", "List users") and tailscale-client-go-v2 (``keys.go``, ``users.go``).
 
 What it checks like Tailscale does: ``Authorization: Bearer`` with an API key or a token it issued
 (``/api/v2/oauth/token`` for OAuth clients, ``/api/v2/oauth/token-exchange`` for federated identities,
@@ -50,12 +61,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from reconciler import hujson
 from tests.support.fake_devices import FakeDevices
 from tests.support.fake_validation import validate
 
 READ = "policy_file:read"
 WRITE = "policy_file"
 FULL = ("all",)
+USERS_READ = "users:read"
+DEFAULT_ETAG = '"ts-default"'
 
 
 @dataclass
@@ -97,15 +111,47 @@ class FakeTailscale:
         self.stopping = threading.Event()
         #: devices, their posture attributes and the clock they expire by (see `tests.support.fake_devices`)
         self.devices = FakeDevices(tailnet)
+        #: how a written policy is stored: "exact" (as sent), "canonical" (hujson.Format) or "reindent"
+        #: (four spaces and CRLF line ends: another formatter)
+        self.store = "exact"
+        #: the policy is the untouched default: `DEFAULT_ETAG` writes over it; GET answers that ETag when
+        #: ``default_etag_on_get`` (else the hash, as for any policy)
+        self.untouched_default = False
+        self.default_etag_on_get = True
+        #: validate refuses a body with comments (400), as the route once did
+        self.validate_rejects_comments = False
+        #: validate answers errors with 200 and a ``message`` (the documented behaviour), never 400
+        self.validate_errors_as_200 = False
+        self.key_expiry: dict[str, str] = {}
+        self.users: list[dict[str, Any]] | None = None
 
     # -- steering -----------------------------------------------------------------------------------
     def set_policy(self, text: bytes) -> str:
         self.policy = text
         self.etag = '"' + hashlib.sha256(text).hexdigest() + '"'
+        self.untouched_default = False
         return self.etag
 
-    def add_api_key(self, key: str, scopes: Sequence[str] = FULL) -> None:
+    def set_default_policy(self, text: bytes) -> None:
+        """Hold ``text`` as the untouched default policy of a new tailnet (stored in this fake's layout)."""
+        self.set_policy(self.stored(text))
+        self.untouched_default = True
+
+    def stored(self, text: bytes) -> bytes:
+        """``text`` as this fake stores it (see ``store``)."""
+        if self.store == "canonical":
+            return hujson.format(text)
+        if self.store == "reindent":
+            return hujson.format(text).replace(b"\t", b"    ").replace(b"\n", b"\r\n")
+        return text
+
+    def get_etag(self) -> str:
+        return DEFAULT_ETAG if self.untouched_default and self.default_etag_on_get else self.etag
+
+    def add_api_key(self, key: str, scopes: Sequence[str] = FULL, *, expires: str | None = None) -> None:
         self.api_keys[key] = set(scopes)
+        if expires is not None:
+            self.key_expiry[key] = expires
 
     def add_oauth_client(self, client_id: str, secret: str, scopes: Sequence[str] = (WRITE,)) -> None:
         self.oauth_clients[client_id] = (secret, set(scopes))
@@ -146,6 +192,8 @@ class FakeTailscale:
         parts = path.split("/")
         if _devices_path(parts):
             return self._devices(method, parts, headers, body)
+        if len(parts) >= 6 and parts[:4] == ["", "api", "v2", "tailnet"] and parts[5] in ("keys", "users"):
+            return self._keys_and_users(method, parts, headers)
         if len(parts) < 6 or parts[:4] != ["", "api", "v2", "tailnet"] or parts[5] != "acl":
             return _json(404, {"message": "not found"})
         scopes = self._scopes(headers.get("authorization", ""))
@@ -157,14 +205,16 @@ class FakeTailscale:
         if method == "GET" and action == "":
             if not scopes & {READ, WRITE, "all", "all:read"}:
                 return _json(403, {"message": "the token lacks the policy_file:read scope"})
-            return 200, {"Content-Type": "application/hujson", "ETag": self.etag}, self.policy
+            return 200, {"Content-Type": "application/hujson", "ETag": self.get_etag()}, self.policy
         if method == "POST" and action == "validate":
             if not scopes & ({WRITE, "all"} if self.validate_needs_write else {READ, WRITE, "all", "all:read"}):
                 return _json(403, {"message": "the token lacks the scope to validate"})
             if self._validate_answer is not None:
                 return _json(200, self._validate_answer)
+            if self.validate_rejects_comments and not _standard(body):
+                return _json(400, {"message": "invalid character '/' looking for beginning of object key string"})
             status, answer = validate(body)
-            return _json(status, answer)
+            return _json(200 if self.validate_errors_as_200 else status, answer)
         if method == "POST" and action == "":
             return self._write(scopes, headers, body)
         return _json(405, {"message": "method not allowed"})
@@ -184,13 +234,37 @@ class FakeTailscale:
         if self._write_hooks:
             self._write_hooks.pop(0)(self)
         if_match = headers.get("if-match")
-        if if_match is not None and if_match != self.etag:
+        matches = if_match == self.etag or (if_match == DEFAULT_ETAG and self.untouched_default)
+        if if_match is not None and not matches:
             return _json(412, {"message": "precondition failed, invalid old hash"})
         status, answer = validate(body)
         if status != 200 or answer:
             return _json(400, answer)
-        self.set_policy(body)
+        self.set_policy(self.stored(body))
         return 200, {"Content-Type": "application/hujson", "ETag": self.etag}, self.policy
+
+    def _keys_and_users(self, method: str, parts: list[str],
+                        headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """``GET …/keys/{keyId}`` (any scope may read its own key) and ``GET …/users``."""
+        authorization = headers.get("authorization", "")
+        scopes = self._scopes(authorization)
+        if scopes is None:
+            return _json(401, {"message": "API token invalid"})
+        if parts[4] not in ("-", self.tailnet) or method != "GET":
+            return _json(403 if method == "GET" else 405, {"message": "not allowed"})
+        if parts[5] == "keys" and len(parts) == 7:
+            for key, expires in self.key_expiry.items():
+                if key_id(key) == parts[6]:
+                    return _json(200, {"id": parts[6], "keyType": "api", "created": "2026-09-01T00:00:00Z",
+                                       "expires": expires, "invalid": False, "description": "tailjit"})
+            return _json(404, {"message": "key not found"})
+        if parts[5] == "users" and len(parts) == 6:
+            if self.users is None:
+                return _json(404, {"message": "not found"})
+            if not scopes & {USERS_READ, "all", "all:read"}:
+                return _json(403, {"message": "the token lacks the users:read scope"})
+            return _json(200, {"users": self.users})
+        return _json(404, {"message": "not found"})
 
     def _scopes(self, authorization: str) -> set[str] | None:
         scheme, _, token = authorization.partition(" ")
@@ -216,6 +290,74 @@ class FakeTailscale:
         if identity is None or claims is None or claims.get("aud") != identity[0]:
             return _json(401, {"message": "token exchange failed: the JWT does not match the federated identity"})
         return self._issue(identity[1])
+
+
+def key_id(key: str) -> str:
+    """The id in an API key, ``tskey-api-<id>-<secret>``."""
+    parts = key.split("-")
+    return parts[2] if len(parts) >= 4 and parts[:2] == ["tskey", "api"] else ""
+
+
+def user(login: str, status: str = "active", role: str = "member") -> dict[str, Any]:
+    """A user as ``GET …/users`` lists them (client-go-v2 ``users.go``)."""
+    return {"id": "u" + hashlib.sha256(login.encode()).hexdigest()[:10], "loginName": login,
+            "displayName": login.split("@")[0], "role": role, "status": status, "type": "member"}
+
+
+def _standard(body: bytes) -> bool:
+    try:
+        value = hujson.parse(body)
+    except hujson.HuJSONError:
+        return True  # a syntax error: the ordinary validation reports it
+    return value.pack() == _standardized(value)
+
+
+def _standardized(value: hujson.Value) -> bytes:
+    copy = value.clone()
+    copy.standardize()
+    return copy.pack()
+
+
+def _exact(fake: FakeTailscale) -> None:
+    """Stores the bytes it is sent; validates HuJSON; errors as 400 (what the fake always did)."""
+
+
+def _canonical(fake: FakeTailscale) -> None:
+    """Stores ``hujson.Format`` of what it is sent (what gitops-pusher's ETag check implies)."""
+    fake.store = "canonical"
+
+
+def _reindent(fake: FakeTailscale) -> None:
+    """Stores another layout: four-space indents and CRLF line ends (a formatter that is not ours)."""
+    fake.store = "reindent"
+
+
+def _default(fake: FakeTailscale) -> None:
+    """The policy it starts with is the untouched default: GET answers ``ETag: "ts-default"``."""
+    fake.set_default_policy(fake.policy)
+
+
+def _default_hash(fake: FakeTailscale) -> None:
+    """The untouched default, but GET answers its hash as the ETag (the other possible answer)."""
+    fake.set_default_policy(fake.policy)
+    fake.default_etag_on_get = False
+
+
+def _strict_validate(fake: FakeTailscale) -> None:
+    """Validate refuses HuJSON comments, as the route once did (gitops-pusher still standardizes)."""
+    fake.validate_rejects_comments = True
+
+
+def _validate_200(fake: FakeTailscale) -> None:
+    """Validate answers every error with 200 and a ``message`` (the API docs), never 400."""
+    fake.validate_errors_as_200 = True
+
+
+#: The behaviours a real tailnet may have, by name: ``MODES[name](fake)`` after the fake holds its first policy.
+MODES: dict[str, Callable[[FakeTailscale], None]] = {
+    "exact": _exact, "canonical": _canonical, "reindent": _reindent, "default": _default,
+    "default-hash": _default_hash, "strict-validate": _strict_validate, "validate-200": _validate_200,
+}
 
 
 def make_jwt(claims: dict[str, Any]) -> str:
