@@ -34,11 +34,16 @@ class Outcome:
 def reconcile(backend: Backend, rendered: bytes | Policy, targets: Mapping[str, Target], safety: Safety, *,
               force: bool = False, dry_run: bool = False,
               backup: Callable[[bytes], Path] | None = None,
-              max_attempts: int = MAX_ATTEMPTS) -> Outcome:
-    """Bring the live policy to ``rendered`` (or, on drift, patch its target groups in place)."""
+              max_attempts: int = MAX_ATTEMPTS, on_plan: Callable[[Plan], None] | None = None) -> Outcome:
+    """Bring the live policy to ``rendered`` (or, on drift, patch its target groups in place).
+
+    ``on_plan`` is told each plan as it is made, so that a caller can show the plan a failed write tried.
+    """
     for attempt in range(1, max_attempts + 1):
         live = backend.get()
         plan = make_plan(live.text, rendered, targets, force=force)
+        if on_plan is not None:
+            on_plan(plan)
         if not plan.has_changes:
             return Outcome(plan, attempts=attempt)
         if not force:

@@ -35,7 +35,7 @@ def test_all_checks_pass_with_an_api_key(repo: AccessRepo, fake: FakeTailscale,
     assert "      credential  API access token, from TS_API_KEY" in result.out
     assert f"ok    read        the policy file: {len(fake.policy)} bytes, ETag {fake.etag}" in result.out
     assert "ok    validate    the tailnet accepts its current policy" in result.out
-    assert "All checks passed; nothing was written." in result.out
+    assert f"All checks of tailscale:- at {fake.url} passed; nothing was written." in result.out
     assert dict(fake.requests) == {("GET", "/api/v2/tailnet/-/acl"): 1,
                                    ("POST", "/api/v2/tailnet/-/acl/validate"): 1}
     assert_hidden([API_KEY], result.out, result.err)

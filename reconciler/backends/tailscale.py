@@ -133,13 +133,13 @@ class TailscaleBackend(Backend):
             return CredentialError(
                 f"{what} was refused ({detail}) with the credential from {source}",
                 hint="the credential is likely expired or revoked (API access tokens last at most 90 days), "
-                     "or its value is wrong; run tailjit doctor")
+                     "or its value is wrong")
         if status == 403:
             scope = "policy_file (write)" if write else "policy_file:read"
             return CredentialError(
                 f"{what} was refused ({detail}) with the credential from {source}",
                 hint=f"likely causes: the credential lacks the {scope} scope, or it belongs to another tailnet "
-                     f"than {self.tailnet!r} (TS_TAILNET, 'tailnet'); run tailjit doctor")
+                     f"than {self.tailnet!r} (TS_TAILNET, 'tailnet')")
         if status == 404:
             return BackendError(f"{what}: {detail}",
                                 hint=f"check the tailnet name {self.tailnet!r} ('-' is the credential's own) "

@@ -21,6 +21,9 @@ from reconciler.core.config import Config
 from reconciler.errors import CredentialError, TailjitError, UsageError
 from reconciler.repo.config import load_config
 
+#: The environment variables that hold (or lead to) a Tailscale credential.
+TAILSCALE_VARIABLES = ("TS_API_KEY", "TS_OAUTH_CLIENT_ID", "TS_OAUTH_ID", "TS_OAUTH_CLIENT_SECRET", "TS_OAUTH_SECRET",
+                       "TS_ID_TOKEN")
 #: Scopes with which a token may write the policy file.
 WRITE_SCOPES = {"policy_file", "all"}
 
@@ -63,7 +66,14 @@ def doctor(app: App) -> int:
     spec = app.backend_spec or config.backend
     checks = Checks()
     click.echo(f"tailjit doctor: {config_path}")
-    checks.info("backend", spec)
+    source = "--backend" if app.backend_spec else f"'backend' in {config_path}"
+    checks.info("backend", f"{spec}, from {source}")
+    if spec != "tailscale":
+        checks.info("", f"this checks {spec}, a local file standing in for the tailnet: Tailscale is not contacted")
+        found = sorted(name for name in TAILSCALE_VARIABLES if app.env.get(name, "").strip())
+        if found:
+            checks.info("", f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} set: to check the tailnet "
+                            "with them, run tailjit --backend tailscale doctor")
     if spec == "tailscale":
         _settings(checks, config, os.environ)
     try:
@@ -72,7 +82,7 @@ def doctor(app: App) -> int:
         raise
     except TailjitError as e:
         checks.fail("credential", e)
-        return _verdict(checks)
+        return _verdict(checks, spec)
     try:
         if isinstance(backend, TailscaleBackend):
             checks.info("credential", f"{backend.credential.kind}, from {backend.credential.source}")
@@ -85,7 +95,7 @@ def doctor(app: App) -> int:
                 _posture_lock(checks, backend)
     finally:
         backend.close()
-    return _verdict(checks)
+    return _verdict(checks, backend.name)
 
 
 def _settings(checks: Checks, config: Config, env: Mapping[str, str]) -> None:
@@ -174,9 +184,9 @@ def _posture_lock(checks: Checks, backend: TailscaleBackend) -> None:
                          "Tailscale's Enterprise plan)")
 
 
-def _verdict(checks: Checks) -> int:
+def _verdict(checks: Checks, backend_name: str) -> int:
     if checks.failed:
         click.echo(f"{checks.failed} check(s) failed.", err=True)
         return 1
-    click.echo("All checks passed; nothing was written.")
+    click.echo(f"All checks of {backend_name} passed; nothing was written.")
     return 0

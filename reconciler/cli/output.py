@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.errors import ConfigErrors, GrantError, TailjitError
+from reconciler.errors import ConfigErrors, CredentialError, GrantError, TailjitError
 from reconciler.github import actions
 
 
@@ -26,6 +26,8 @@ def report_error(error: TailjitError | str, *, level: str = "error", prefix: str
         return
     click.echo(f"{prefix}{indent}{level}: {error}", err=True)
     hint = error.hint if isinstance(error, TailjitError) else None
+    if isinstance(error, CredentialError):
+        hint = f"{hint}; run tailjit doctor to check the setup" if hint else "run tailjit doctor to check the setup"
     if hint:
         click.echo(f"{prefix}{indent}hint: {hint}", err=True)
 

@@ -21,7 +21,7 @@ from reconciler.cli.approvals import open_break_glass_reviews
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
-from reconciler.core.plan import make_plan
+from reconciler.core.plan import Plan, make_plan
 from reconciler.core.policy import canonical_policy, parse_policy
 from reconciler.core.policycheck import check_policy
 from reconciler.core.posture import Level, LockResult, check_lock
@@ -197,15 +197,19 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         click.echo(f"note: {backend.name} has no devices: lock: posture is checked (validate) but no posture "
                    "attribute is set", err=True)
     marked = LockResult()
+    tried: list[Plan] = []
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
             if lock is not None:  # attributes first: a member added after them is let in, never before
                 marked = lock.grant(moment.statuses, dry_run=dry_run)
             outcome = reconcile(backend, moment.rendered, ws.config.targets, ws.config.safety,
-                                force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()))
+                                force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()),
+                                on_plan=tried.append)
             if lock is not None and (outcome.written or dry_run):  # then the revoked members' attributes
                 marked += lock.revoke(outcome.plan, moment.statuses, dry_run=dry_run)
     except TailjitError as e:
+        if tried:  # the plan the failed write (or the refusal) was about, before the error
+            click.echo(format_plan(tried[-1], backend.name, now), nl=False)
         _report_lock(marked, dry_run=dry_run)
         if notifier is not None:
             notices.show(notifier.failed([str(e)], now))

@@ -16,6 +16,8 @@ _SIGNS = {ChangeKind.GRANT: "+", ChangeKind.ADD: "+", ChangeKind.REVOKE: "-", Ch
 
 def plan_summary(plan: Plan) -> str:
     """``2 to grant, 1 to revoke, 0 permanent members changed, 3 other entries changed.``"""
+    if not plan.has_changes and plan.drift:
+        return "No access changes; the tailnet keeps the edits made outside git shown above."
     if not plan.has_changes:
         return "No changes: the tailnet matches the repository."
     permanent = len(plan.changes_of(ChangeKind.ADD)) + len(plan.changes_of(ChangeKind.REMOVE))
