@@ -115,11 +115,16 @@ def test_a_fork_token_without_write_access_says_why(fake: FakeGitHub) -> None:
 
 
 def test_server_errors_are_retried_then_reported(fake: FakeGitHub) -> None:
+    waits: list[float] = []
     fake.fail_next(1, 502)
-    assert GitHub(fake.repository, Secret(TOKEN), fake.url, retries=1).upsert_comment(7, MARKER).action == "created"
+    gh = GitHub(fake.repository, Secret(TOKEN), fake.url, retries=1, sleep=waits.append)
+    assert gh.upsert_comment(7, MARKER).action == "created"
+    assert len(waits) == 1 and 0 < waits[0] <= 0.5, "one backoff, taken on the injected sleep"
     fake.fail_next(2, 503)
-    with pytest.raises(GitHubError, match=r"failed 2 time\(s\); the last attempt: HTTP 503"):
-        GitHub(fake.repository, Secret(TOKEN), fake.url, retries=1).upsert_comment(7, MARKER + "x")
+    with pytest.raises(GitHubError, match=r"failed 2 time\(s\); the last attempt: HTTP 503") as caught:
+        GitHub(fake.repository, Secret(TOKEN), fake.url, retries=1, sleep=waits.append).upsert_comment(7, MARKER + "x")
+    assert caught.value.hint is not None and "githubstatus.com" in caught.value.hint
+    assert "Tailscale" not in str(caught.value) + caught.value.hint
 
 
 def test_from_env_needs_token_and_repository() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +31,8 @@ from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
 from reconciler.core.durations import format_time
+from reconciler.core.notes import member_notes as member_notes  # explicit: callers read notes from here too
 from reconciler.core.policy import (
-    NOTE_PREFIX,
     MemberNote,
     Policy,
     as_policy,
@@ -44,7 +44,6 @@ from reconciler.core.policy import (
     parse_policy,
     split_header,
 )
-from reconciler.core.render import first_line_end
 from reconciler.errors import UnsafePlan
 
 JSONValue = Any
@@ -308,83 +307,6 @@ def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str
             note = revoked.get((group, user))
             changes.append(MemberChange(group, user, ChangeKind.REMOVE if note is None else ChangeKind.REVOKE, note))
     return tuple(changes)
-
-
-def member_notes(policy: hujson.Value, data: JSONValue,
-                 members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MemberNote]:
-    """``(group, login) -> MemberNote`` for those of ``members`` that carry a tailjit member note.
-
-    ``data`` is ``policy``'s plain data. Only the members asked for are read:
-    a plan asks for those that change, a few hundred of a large policy's
-    tens of thousands. A member's comment is what follows it on its own
-    line: after its comma, or before the comma in a one-line array's ``/* … */``.
-    """
-    found: dict[tuple[str, str], MemberNote] = {}
-    container = _groups(policy)
-    listed = data.get("groups") if isinstance(data, dict) else None
-    if container is None or not isinstance(listed, dict):
-        return found
-    # A group name given twice: the tree's first array (what `Object.get` finds) is not the data's last.
-    from_tree = len(container.members) != len(listed)
-    arrays: dict[str, tuple[hujson.Array, list[Any]] | None] = {}
-    for group, login in members:
-        if group not in arrays:
-            arrays[group] = _array_and_logins(container, None if from_tree else listed, group)
-        entry = arrays[group]
-        if entry is None:
-            continue
-        array, logins = entry
-        for at in _places(logins, login):  # listed twice: the last comment wins
-            note = _note_at(array, at, login)
-            if note is not None:
-                found[(group, login)] = note
-    return found
-
-
-def _array_and_logins(container: hujson.Object, listed: dict[str, Any] | None,
-                      group: str) -> tuple[hujson.Array, list[Any]] | None:
-    """The group's member array, and its elements' values in order: from ``listed`` (the plain data of the
-    groups) when given, else read from the tree."""
-    member = container.get(group)
-    if member is None or not isinstance(member.value.value, hujson.Array):
-        return None
-    array = member.value.value
-    logins = None if listed is None else listed.get(group)
-    if not isinstance(logins, list) or len(logins) != len(array.elements):
-        logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
-    return array, logins
-
-
-def _places(items: list[Any], item: object) -> Iterator[int]:
-    at = -1
-    while True:
-        try:
-            at = items.index(item, at + 1)
-        except ValueError:
-            return
-        yield at
-
-
-def _note_at(array: hujson.Array, index: int, login: str) -> MemberNote | None:
-    elements = array.elements
-    value = elements[index].value
-    if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
-        return None
-    after = elements[index].after or b""
-    following = elements[index + 1].before if index + 1 < len(elements) else array.after
-    extra = after + following
-    marker = NOTE_PREFIX.encode()
-    at = extra.find(marker)
-    line_end = first_line_end(following)
-    end = len(extra) if line_end < 0 else len(after) + line_end
-    if at < 0 or at >= end:
-        return None
-    note = extra[at + len(marker):end]
-    for stop in (b"*/", b"\n"):
-        cut = note.find(stop)
-        if cut >= 0:
-            note = note[:cut]
-    return MemberNote.parse(note.decode("utf-8", "replace"))
 
 
 def _group_lists(data: JSONValue) -> dict[str, list[str]]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -52,14 +53,14 @@ class GitHub:
 
     def __init__(self, repository: str, token: Secret, api_url: str = DEFAULT_API_URL, *,
                  transport: httpx.BaseTransport | None = None, retries: int = 2, timeout: float = 30.0,
-                 forbidden_hint: str = FORBIDDEN_HINT) -> None:
+                 forbidden_hint: str = FORBIDDEN_HINT, sleep: Callable[[float], None] = time.sleep) -> None:
         if repository.count("/") != 1 or not all(repository.split("/")):
             raise GitHubError(f"GITHUB_REPOSITORY={repository!r} is not owner/name")
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self._token = token
         self._forbidden_hint = forbidden_hint
-        self._http = HttpClient(RetryPolicy(retries=retries, timeout=timeout), transport=transport,
+        self._http = HttpClient(RetryPolicy(retries=retries, timeout=timeout), transport=transport, sleep=sleep,
                                 service="the GitHub API",
                                 hint="GitHub may be unavailable (https://www.githubstatus.com); re-run the job")
 
