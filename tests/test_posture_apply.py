@@ -383,3 +383,24 @@ def test_plan_with_a_policy_only_credential_still_plans_and_warns(repo: AccessRe
     assert "+ grant   group:prod  alice@example.com" in result.out
     assert f"warning: GET {DEVICES} was refused (HTTP 403" in result.err
     assert "the posture attribute changes above may be incomplete" in result.err
+
+
+def test_without_the_lock_access_outlives_the_grant_while_tailjit_is_stopped(
+        repo: AccessRepo, fake: FakeTailscale) -> None:
+    """The other column of the README's table: staging has no lock, so its access is the membership alone."""
+    repo.grant("staging", "erin.yaml", STAGING)
+    assert repo.run("apply", "--at", AT).code == 0
+    fake.devices.advance(timedelta(hours=5))  # past the end; tailjit does not run
+    staging = hujson.parse(fake.policy).to_python()["groups"]["group:staging"]
+    assert "erin@example.com" in staging, "still a member: nothing but tailjit's next run removes her"
+    assert repo.run("apply", "--at", "2026-11-24T17:00:00Z").code == 0
+    assert "erin@example.com" not in hujson.parse(fake.policy).to_python()["groups"]["group:staging"]
+
+
+def test_device_names_are_printed_without_control_characters(repo: AccessRepo, fake: FakeTailscale) -> None:
+    fake.devices.add("alice@example.com", "evil\n+ set    custom:tailjit_prod on forged\x1b[2J")
+    repo.grant("prod", "alice.yaml", ALICE)
+    result = repo.run("plan", "--at", AT)
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.out and "\n+ set    custom:tailjit_prod on forged" not in result.out
+    assert "on evil+ set    custom:tailjit_prod on forged[2J (alice@example.com)" in result.out

@@ -55,9 +55,9 @@ class TailscaleDevices:
             user = entry.get("user")
             if not isinstance(node, str | int) or not isinstance(user, str) or not user:
                 continue
-            name = entry.get("hostname") or entry.get("name") or str(node)
+            name = "".join(c for c in str(entry.get("hostname") or entry.get("name") or node) if c.isprintable())
             tags = entry.get("tags")
-            found.append(Device(str(node), user, str(name)[:100], tagged=bool(tags) and isinstance(tags, list),
+            found.append(Device(str(node), user, name[:100] or str(node), tagged=bool(tags) and isinstance(tags, list),
                                 external=entry.get("isExternal") is True))
         return found
 
