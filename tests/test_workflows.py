@@ -15,7 +15,8 @@ WRITER_GROUP = "tailjit-tailnet"
 #: ``owner/repo[/path]@<full commit SHA> # v1.2.3``: a tag can be moved, a commit cannot.
 PINNED = re.compile(r"uses: [\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 #: Every permission a job may ask for, and why it would.
-ALLOWED = {"contents": {"read", "write"}, "pull-requests": {"write"}, "id-token": {"write"}}
+ALLOWED = {"contents": {"read", "write"}, "pull-requests": {"read", "write"}, "id-token": {"write"},
+           "issues": {"write"}}
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 #: Jobs that talk to the tailnet are skipped, not failed, until their identity is configured.
 CONFIGURED = {"TS_PLAN_CLIENT_ID": "vars.TS_PLAN_CLIENT_ID != ''", "TS_APPLY_CLIENT_ID": "vars.TS_APPLY_CLIENT_ID != ''"}
@@ -59,8 +60,8 @@ def uses_workload_identity(job: dict[str, Any]) -> bool:
     return "TS_OAUTH_CLIENT_ID" in env and not {"TS_OAUTH_CLIENT_SECRET", "TS_API_KEY"} & set(env)
 
 
-def test_the_three_workflows_exist() -> None:
-    assert {"apply.yml", "plan.yml", "reconcile.yml"} <= {p.name for p in FILES}
+def test_the_four_workflows_exist() -> None:
+    assert {"apply.yml", "approvals.yml", "plan.yml", "reconcile.yml"} <= {p.name for p in FILES}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -78,6 +79,9 @@ def test_permissions_are_granted_per_job_and_only_what_it_needs(path: Path) -> N
             assert "prune --commit --push" in runs(job), f"{path.name}: job {name} writes to the repo needlessly"
         if permissions.get("pull-requests") == "write":
             assert "--pr " in runs(job), f"{path.name}: job {name} writes to pull requests needlessly"
+        if permissions.get("issues") == "write":
+            assert " apply" in runs(job) and step_env(job).get("GITHUB_TOKEN") == "${{ github.token }}", \
+                f"{path.name}: job {name}: only apply opens (break-glass review) issues"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -173,3 +177,23 @@ def test_merge_times_are_kept_between_runs_keyed_by_branch_and_commit(name: str,
     assert names.index(cached["name"]) < first_tailjit, "restored before tailjit reads merge times"
     checkout = next(i for i, s in enumerate(steps(found)) if str(s.get("uses", "")).startswith("actions/checkout@"))
     assert steps(found)[checkout]["with"]["fetch-depth"] == 0
+
+
+def test_approvals_run_on_every_push_label_and_review_with_the_base_branchs_rules() -> None:
+    approvals = workflow("approvals")
+    assert set(approvals["on"]) == {"pull_request", "pull_request_review"}
+    assert "paths" not in approvals["on"]["pull_request"], "a required check must run on every pull request"
+    assert {"synchronize", "labeled", "unlabeled"} <= set(approvals["on"]["pull_request"]["types"])
+    assert {"submitted", "dismissed"} <= set(approvals["on"]["pull_request_review"]["types"])
+    job = approvals["jobs"]["approvals"]
+    assert job["name"] == "approvals", "the name branch protection requires"
+    assert job["permissions"] == {"contents": "read", "pull-requests": "read"}
+    checkout = next(s for s in steps(job) if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}", "rules from the base branch"
+    assert runs(job).endswith('tailjit approvals --pr "$PR_NUMBER"')
+    assert step_env(job)["GITHUB_TOKEN"] == "${{ steps.app.outputs.token || github.token }}"
+    app = next(s for s in steps(job) if s.get("id") == "app")
+    assert SAME_REPO in app["if"], "no App key for a fork's pull request"
+    assert {k: v for k, v in app["with"].items() if k.startswith("permission-")} == {
+        "permission-members": "read", "permission-pull-requests": "read", "permission-contents": "read"}
+    assert "id-token" not in job["permissions"], "no tailnet credential"
