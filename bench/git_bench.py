@@ -41,7 +41,7 @@ import pygit2  # noqa: E402
 from reconciler.cli.main import main as tailjit  # noqa: E402
 from reconciler.core.grants import Grant  # noqa: E402
 from reconciler.git.history import merge_times  # noqa: E402
-from tests.support.gitutil import BOB, CAROL, GITHUB, RepoBuilder, grant_yaml  # noqa: E402
+from tests.support.gitutil import BOB, BOT, CAROL, GITHUB, RepoBuilder, grant_yaml  # noqa: E402
 
 TARGETS = 100
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -139,18 +139,32 @@ def build(where: Path, commits: int, grants: int, seed: int = 7) -> tuple[RepoBu
     return b, made
 
 
-def build_merged(where: Path, grants: int, *, extra: int = 0) -> tuple[RepoBuilder, dict[str, datetime]]:
+def build_merged(where: Path, grants: int, *, prune_every: int = 0) -> tuple[RepoBuilder, dict[str, datetime]]:
     """One pull request per grant, as a team works: each grant file added on its own branch and merged to main
-    by a merge commit (two commits per grant), ``extra`` more merges after that. Returns the builder (HEAD
-    checked out, objects packed by ``git repack`` as a clone's are, or by libgit2 where git is missing) and
-    each grant's merge time."""
+    by a merge commit (two commits per grant). With ``prune_every``, a prune commit after every that many merges
+    deletes the files merged before the previous prune (expired by then), as the scheduled workflow does.
+
+    Returns the builder (HEAD checked out, objects packed by ``git repack`` as a clone's are, or by libgit2
+    where git is missing) and each grant still present's merge time."""
     b = RepoBuilder.init(where)
     when = START
     b.commit({"policy/tailjit.yaml": config_text(), "policy/policy.hujson": policy_text()}, when, author=CAROL,
              write_ref=False)
     births: dict[str, datetime] = {}
-    for n in range(grants + extra):
-        births[merge_one(b, n, when + 2 * n * STEP)] = when + (2 * n + 1) * STEP
+    since_prune: list[str] = []
+    expired: list[str] = []
+    for n in range(grants):
+        when += 2 * STEP
+        path = merge_one(b, n, when - STEP)
+        births[path] = when
+        since_prune.append(path)
+        if prune_every and len(since_prune) == prune_every:
+            if expired:
+                when += STEP
+                b.commit(dict.fromkeys(expired), when, author=BOT, write_ref=False)
+                for gone in expired:
+                    del births[gone]
+            expired, since_prune = since_prune, []
     b.checkout()
     pack(b)
     return b, births

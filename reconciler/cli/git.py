@@ -159,7 +159,7 @@ def audit_command(app: App, since: datetime | None, fmt: str) -> int:
       tailjit audit --format csv > access.csv
     """
     config = load_config(app.config_path)
-    records = audit_history.history(config)
+    records = audit_history.history(config, since)
     if since is not None:
         records = audit_history.since(records, since)
     records = _with_reviews(app, records)

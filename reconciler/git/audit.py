@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 
 import pygit2
-from pygit2.enums import DeltaStatus, SortMode
 
 from reconciler.core.config import Config
 from reconciler.core.durations import format_time
@@ -36,7 +35,6 @@ from reconciler.core.grants import Grant
 from reconciler.errors import GitError, GrantError
 from reconciler.git.history import (
     commit_time,
-    diff_folders,
     entry_at,
     join,
     open_repository,
@@ -44,6 +42,7 @@ from reconciler.git.history import (
     shallow_boundary,
     subtree_id,
 )
+from reconciler.git.walk import Change, Status, TreeReader, unverified_reads
 from reconciler.repo import yamlfile
 from reconciler.repo.grants import IGNORED_NAMES, parse_grant
 
@@ -109,8 +108,13 @@ class Record:
         }
 
 
-def history(config: Config) -> list[Record]:
-    """Every grant file merged to the checked-out branch, oldest merge first."""
+def history(config: Config, since: datetime | None = None) -> list[Record]:
+    """Every grant file merged to the checked-out branch, oldest merge first.
+
+    With ``since``, only the history that can matter to `since` (``since(history(c), t)``) is read: the
+    commits dated at or after it, and before those only the lineages of the files present then. Other
+    records may be left out; the ones that can pass the filter are complete.
+    """
     repo = open_repository(config.root)
     prefix = repo_prefix(repo, config.root) if repo is not None else None
     if repo is None or prefix is None:
@@ -118,15 +122,17 @@ def history(config: Config) -> list[Record]:
     if repo.head_is_unborn:
         return []
     grants_rel = config.relative(config.grants_dir)
-    return _Reader(repo, config, join(prefix, grants_rel), grants_rel).read(repo.head.peel(pygit2.Commit).id)
+    return _Reader(repo, config, join(prefix, grants_rel), grants_rel).read(repo.head.peel(pygit2.Commit).id, since)
 
 
 def since(records: Sequence[Record], start: datetime) -> list[Record]:
-    """The records with anything at or after ``start``: merged, active, removed, or still present."""
+    """The records with anything at or after ``start``: merged, active (until its end or its removal, whichever
+    came first), removed, or still present."""
     def last(r: Record) -> datetime | None:
         if r.removed_at is None:
             return None
-        return max(t for t in (r.merged_at, r.active_to, r.removed_at) if t is not None)
+        active = min(r.active_to, r.removed_at) if r.active_to is not None else None
+        return max(t for t in (r.merged_at, active, r.removed_at) if t is not None)
 
     return [r for r in records if (end := last(r)) is None or end >= start]
 
@@ -138,48 +144,81 @@ class _Reader:
         self.folder = folder           # grants folder relative to the repository's top
         self.grants_rel = grants_rel   # … relative to the config root, as grant paths are written
         self.mainline: set[pygit2.Oid] = set()
+        self.boundary: frozenset[pygit2.Oid] = frozenset()
 
-    def read(self, tip: pygit2.Oid) -> list[Record]:
+    def read(self, tip: pygit2.Oid, since: datetime | None = None) -> list[Record]:
+        chain = self._mainline(tip)
+        # The commits whose changes are read in full: from the tip back to the oldest one dated at or after
+        # ``since`` (all of them without it). Before those, only the files present then are followed.
+        full = len(chain)
+        if since is not None:
+            full = max((i + 1 for i, c in enumerate(chain) if commit_time(c) >= since), default=0)
+        reader = TreeReader(self.repo)
+        steps: list[tuple[pygit2.Commit, list[Change]]] = []
+        start: tuple[pygit2.Commit, list[Change]] | None = None  # a shallow clone's first commit: its files
+        tracking: set[str] | None = None
+        with unverified_reads():
+            folder = subtree_id(chain[0].tree, self.folder)
+            for i, commit in enumerate(chain):
+                if i == full:
+                    tracking = {c.path for c in reader.compare(None, folder)} if folder is not None else set()
+                if tracking is not None and not tracking:
+                    break
+                if i + 1 == len(chain):  # the root commit, or the first of a shallow clone
+                    if folder is not None and commit.id in self.boundary:
+                        start = (commit, reader.compare(None, folder))
+                    elif folder is not None:
+                        changes = reader.changes(None, folder)
+                        steps.append((commit, changes if tracking is None else _follow(changes, tracking)))
+                    break
+                parent_folder = subtree_id(chain[i + 1].tree, self.folder)
+                if parent_folder != folder:
+                    changes = reader.changes(parent_folder, folder)
+                    steps.append((commit, changes if tracking is None else _follow(changes, tracking)))
+                folder = parent_folder
         live: dict[str, Record] = {}
         done: list[Record] = []
-        boundary = shallow_boundary(self.repo)
-        walker = self.repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.REVERSE)
-        walker.simplify_first_parent()
-        previous: pygit2.Oid | None = None
-        for commit in walker:
-            self.mainline.add(commit.id)
-            folder = subtree_id(commit.tree, self.folder)
-            if commit.id in boundary and folder is not None:
-                live = {d.new_file.path: self._unknown_origin(d.new_file.path, commit)
-                        for d in diff_folders(self.repo, None, folder).deltas if self._is_grant(d.new_file.path)}
-            elif folder != previous:
-                self._apply(commit, previous, folder, live, done)
-            previous = folder
+        if start is not None:
+            live = {c.path: self._unknown_origin(c.path, start[0]) for c in start[1]
+                    if self._is_grant(c.path) and (tracking is None or c.path in tracking)}
+        for commit, changes in reversed(steps):
+            self._apply(commit, changes, live, done)
         done.extend(live.values())
         return sorted(done, key=lambda r: (r.merged_at.timestamp() if r.merged_at else float("-inf"), r.path))
 
-    def _apply(self, commit: pygit2.Commit, old: pygit2.Oid | None, new: pygit2.Oid | None,
-               live: dict[str, Record], done: list[Record]) -> None:
+    def _mainline(self, tip: pygit2.Oid) -> list[pygit2.Commit]:
+        """The first-parent history from ``tip``, newest first, ending at the root or a shallow clone's cut."""
+        self.boundary = shallow_boundary(self.repo)
+        commit = self.repo[tip].peel(pygit2.Commit)
+        chain = [commit]
+        while commit.id not in self.boundary and commit.parent_ids:
+            commit = self.repo[commit.parent_ids[0]].peel(pygit2.Commit)
+            chain.append(commit)
+        self.mainline = {c.id for c in chain}
+        return chain
+
+    def _apply(self, commit: pygit2.Commit, changes: Sequence[Change], live: dict[str, Record],
+               done: list[Record]) -> None:
         when = commit_time(commit)
-        changes = list(diff_folders(self.repo, old, new).deltas)
-        moved = {d.old_file.path: live.pop(d.old_file.path) for d in changes
-                 if d.status == DeltaStatus.RENAMED and d.old_file.path in live}
-        for delta in changes:
-            name, old_name = delta.new_file.path, delta.old_file.path
-            if delta.status == DeltaStatus.DELETED and old_name in live:
+        moved = {c.old_path: live.pop(c.old_path) for c in changes
+                 if c.status is Status.RENAMED and c.old_path in live}
+        for change in changes:
+            name, old_name, blob = change.path, change.old_path, change.new_id
+            if change.status is Status.DELETED and old_name in live:
                 record = live.pop(old_name)
-                deleter = self._branch_commit(commit.parents[1], old_name, present=False) if len(commit.parents) > 1 \
-                    else commit
+                deleter = self._branch_commit(commit.parents[1], old_name, present=False) \
+                    if len(commit.parent_ids) > 1 else commit
                 done.append(replace(record, removed_at=when, removed_by_commit=str(commit.id),
                                     removed_by=_person(deleter.author)))
-            elif delta.status == DeltaStatus.RENAMED and old_name in moved:
+            elif blob is None:
+                continue
+            elif change.status is Status.RENAMED and old_name in moved:
                 record = replace(moved[old_name], path=self._rel(name))
-                same = delta.old_file.id == delta.new_file.id
-                live[name] = record if same else self._edited(record, delta.new_file.id)
-            elif delta.status == DeltaStatus.MODIFIED and name in live:
-                live[name] = self._edited(live[name], delta.new_file.id)
-            elif delta.status in (DeltaStatus.ADDED, DeltaStatus.RENAMED) and self._is_grant(name):
-                live[name] = self._added(name, commit, delta.new_file.id)
+                live[name] = record if change.old_id == blob else self._edited(record, blob)
+            elif change.status is Status.MODIFIED and name in live:
+                live[name] = self._edited(live[name], blob)
+            elif change.status in (Status.ADDED, Status.RENAMED) and self._is_grant(name):
+                live[name] = self._added(name, commit, blob)
 
     def _is_grant(self, name: str) -> bool:
         parts = name.split("/")
@@ -231,6 +270,14 @@ class _Reader:
 
     def _rel(self, name: str) -> str:
         return f"{self.grants_rel}/{name}"
+
+
+def _follow(changes: Sequence[Change], tracking: set[str]) -> list[Change]:
+    """The changes to the files in ``tracking`` (names after the commit), which becomes their names before it."""
+    kept = [c for c in changes if c.status is not Status.DELETED and c.path in tracking]
+    tracking.difference_update(c.path for c in kept)  # all removed first: a commit may move a to b and add a new a
+    tracking.update(c.old_path for c in kept if c.status is not Status.ADDED)
+    return kept
 
 
 def _window(grant: Grant, merged_at: datetime | None) -> tuple[datetime | None, datetime | None]:

@@ -28,14 +28,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import DiffFind
 
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import Grant
 from reconciler.errors import GitError
 from reconciler.git import cache
 from reconciler.git.cache import Born
-from reconciler.git.walk import Change, Status, TreeReader
+from reconciler.git.walk import Change, Status, TreeReader, unverified_reads
 
 #: How far a commit time may be ahead of this machine's clock before it is distrusted.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -91,21 +90,6 @@ def subtree_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
     except KeyError:
         return None
     return entry.id if entry.type_str == "tree" else None
-
-
-def diff_folders(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid | None) -> pygit2.Diff:
-    """The changes between two versions of a folder, with renames found (a move keeps its history)."""
-    if old is None and new is None:
-        raise ValueError("diff of two absent folders")
-    if old is None:
-        assert new is not None
-        diff = repo[new].peel(pygit2.Tree).diff_to_tree(swap=True)
-    elif new is None:
-        diff = repo[old].peel(pygit2.Tree).diff_to_tree()
-    else:
-        diff = repo[old].peel(pygit2.Tree).diff_to_tree(repo[new].peel(pygit2.Tree))
-    diff.find_similar(DiffFind.FIND_RENAMES)
-    return diff
 
 
 @dataclass(frozen=True)
@@ -190,10 +174,7 @@ def walk_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: It
     births: dict[str, Birth] = {}
     boundary = shallow_boundary(repo)
     commits, diffs, cached, resumed = 1, 0, 0, False
-    # libgit2 re-hashes every object it reads, which doubles the cost of reading trees; git itself does
-    # not (the objects were checked when fetched: index-pack hashes every one).
-    pygit2.settings.enable_strict_hash_verification(False)
-    try:
+    with unverified_reads():
         while tracking:
             if known is not None and commit.id == known.tip:
                 cached, resumed = _from_known(known, tracking, births), True
@@ -215,8 +196,6 @@ def walk_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: It
             commit, folder_id = parent, parent_folder
             if progress is not None and commits % PROGRESS_EVERY == 0:
                 progress(commits, None)
-    finally:
-        pygit2.settings.enable_strict_hash_verification(True)
     if progress is not None:
         progress(commits, commits)
     return Walk(births, frozenset(present), WalkStats(commits, diffs, reader.reads, cached, resumed))
