@@ -6,8 +6,12 @@ production credentials, so the reader is deliberately narrow:
 * the document is composed (not constructed), so YAML 1.1 surprises never
   happen: ``user: no`` stays the string ``"no"`` and ``expires: 2026-11-25``
   stays a string we parse ourselves, strictly;
-* anchors, aliases and tags are refused, as are files over a size limit and
-  nesting deeper than a few levels (no "billion laughs", no stack overflow);
+* aliases (so any reuse of an anchored node), merge keys (``<<``), custom
+  tags (``!…``) and ``!!binary`` are refused, as are a key given twice,
+  non-string keys, files over `MAX_BYTES`, text that is not UTF-8, and nesting
+  deeper than `MAX_DEPTH` (no "billion laughs", no stack overflow). An anchor
+  that is never used, and the standard ``!!str``-style tags, are read as plain
+  values;
 * every value remembers the line it came from, for ``path:line`` errors.
 """
 
