@@ -38,9 +38,18 @@ class LocatedError(TailjitError):
     def __str__(self) -> str:
         if self.path is None:
             return self.message
+        path = shown_path(self.path)
         if self.line is None:
-            return f"{self.path}: {self.message}"
-        return f"{self.path}:{self.line}: {self.message}"
+            return f"{path}: {self.message}"
+        return f"{path}:{self.line}: {self.message}"
+
+
+def shown_path(path: str) -> str:
+    """``path`` for a message line: control characters escaped (``\n`` as ``\\n``), so that a file name can
+    never start a line of its own (a GitHub workflow command such as ``::add-mask::``) or rewrite the terminal."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
 
 
 class ConfigError(LocatedError):
@@ -82,6 +91,10 @@ class ConflictError(TailjitError):
 
 class BackendError(TailjitError):
     """The live policy could not be read, validated or written."""
+
+
+class RefusedPolicy(BackendError):
+    """The tailnet read the candidate policy and refused it (a malformed policy, failed policy ``tests``)."""
 
 
 class CredentialError(BackendError):

@@ -20,7 +20,9 @@ import contextlib
 import fcntl
 import os
 import signal
+import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,10 +33,11 @@ from reconciler.backends.base import Backend
 from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
 from reconciler.core.posture import LockResult
-from reconciler.errors import GrantError, TailjitError
+from reconciler.errors import GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.notify.events import due_expiring
 from reconciler.posture import open_lock
-from reconciler.reconcile import Outcome, reconcile
+from reconciler.reconcile import Outcome, RevokeOutcome, reconcile, revoke_only
+from reconciler.repo.grants import grant_names
 from reconciler.repo.workspace import Workspace
 
 DEFAULT_INTERVAL = timedelta(seconds=60)
@@ -120,6 +123,9 @@ class Cycle:
     statuses: tuple[GrantStatus, ...] = ()
     #: the posture attributes set and deleted (``lock: posture`` targets)
     lock: LockResult = field(default_factory=LockResult)
+    #: a revoke-only cycle: what it did (None when even that failed: see ``errors``), and why it fell back
+    fallback: RevokeOutcome | None = None
+    fallback_reasons: tuple[str, ...] = ()
 
 
 class Watcher:
@@ -136,7 +142,8 @@ class Watcher:
                  interval: timedelta = DEFAULT_INTERVAL, pull: Callable[[], str | None] | None = None,
                  dry_run: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  expiring_before: timedelta | None = None,
-                 wait: Callable[[threading.Event, float], object] = lambda stop, seconds: stop.wait(seconds)) -> None:
+                 wait: Callable[[threading.Event, float], object] = lambda stop, seconds: stop.wait(seconds),
+                 unreviewed: Callable[[Workspace], str | None] | None = None) -> None:
         self.load = load
         self.backend = backend
         self.lock_path = lock_path
@@ -147,6 +154,8 @@ class Watcher:
         #: sleeps until ``stop`` is set or the seconds pass; a test's fake clock advances instead
         self.wait = wait
         self.expiring_before = expiring_before
+        self.unreviewed = unreviewed
+        self._stale: str | None = None
         self._last_problems: tuple[str, ...] = ()
         self._last_drift = ""
 
@@ -165,43 +174,89 @@ class Watcher:
                 self.wait(stop, delay)
 
     def cycle(self, stop: threading.Event | None = None) -> Cycle | None:
-        """Pull (if asked), re-read the repository, apply. None when stopped after pulling, before applying."""
+        """Pull (if asked), re-read the repository, apply. None when stopped after pulling, before applying.
+
+        When the full reconcile cannot run (the repository cannot be read or rendered, the tailnet refuses
+        the desired policy, the plan is unsafe, the last pull failed, the checkout is not the reviewed
+        state), the cycle falls back to `revoke_only`: expired access still leaves on time.
+        """
         errors: list[TailjitError] = []
         pulled = None
         if self.pull is not None:
             try:
                 pulled = self.pull()
+                self._stale = None
             except TailjitError as e:
                 errors.append(e)
+                self._stale = (f"the last pull failed ({e}): the checkout may be behind what was merged, so "
+                               "nothing is granted until a pull succeeds")
         if stop is not None and stop.is_set():
             return None
         now = self.clock()
+        reasons = [self._stale] if self._stale else []
+        ws: Workspace | None = None
         try:
             ws = self.load()
-        except TailjitError as e:
-            return Cycle(now, now + self.interval, "interval", errors=(*errors, e), pulled=pulled)
-        moment = ws.at(now)
-        statuses = moment.statuses
+            if (missing := ws.missing_grants()) is not None:
+                raise missing
+            moment = ws.at(now)
+            statuses = moment.statuses
+            rendered = moment.rendered
+            problems = moment.problems
+        except Exception as e:  # nothing may stop the revocation of expired access
+            return self._fall_back(now, [*reasons, describe_failure(e)], ws, errors, pulled)
+        if self.unreviewed is not None:
+            reason = self.unreviewed(ws)
+            if reason is not None:
+                reasons.append(reason)
+        if reasons:
+            return self._fall_back(now, reasons, ws, errors, pulled, statuses)
         wake, reason = next_wake(statuses, now, self.interval)
         notice = None if self.expiring_before is None else due_expiring(statuses, now, self.expiring_before)
         if notice is not None and notice + MARGIN < wake:
             wake, reason = notice + MARGIN, "an expiry notice is due"
-        problems = moment.problems
         outcome = None
         lock = open_lock(self.backend, ws.config.targets)
         marked = LockResult()
         try:
             if lock is not None:  # attributes before members, members before attributes go (reconciler.posture)
                 marked = lock.grant(statuses, dry_run=self.dry_run)
-            outcome = reconcile(self.backend, moment.rendered, ws.config.targets, ws.config.safety,
+            outcome = reconcile(self.backend, rendered, ws.config.targets, ws.config.safety,
                                 dry_run=self.dry_run)
             if lock is not None and (outcome.written or self.dry_run):
                 marked += lock.revoke(outcome.plan, statuses, dry_run=self.dry_run)
         except TailjitError as e:
-            errors.append(e)
+            if not isinstance(e, RefusedPolicy | UnsafePlan):
+                errors.append(e)
+            else:
+                return self._fall_back(now, [describe_failure(e)], ws, errors, pulled, statuses)
+        except Exception as e:  # a bug in the full reconcile must not keep expired access
+            return self._fall_back(now, [describe_failure(e)], ws, errors, pulled, statuses)
         return Cycle(now, wake, reason, outcome, problems, tuple(errors), pulled,
                      problems_changed=self._problems_changed(problems),
                      drift_changed=self._drift_changed(outcome), statuses=statuses, lock=marked)
+
+    def _fall_back(self, now: datetime, reasons: list[str], ws: Workspace | None, errors: list[TailjitError],
+                   pulled: str | None, statuses: tuple[GrantStatus, ...] = ()) -> Cycle:
+        """A revoke-only cycle: expired members leave the live policy; wakes at the next note's end."""
+        existing = None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                existing = grant_names(ws.config)
+        fallen: RevokeOutcome | None = None
+        try:
+            fallen = revoke_only(self.backend, now, existing=existing, dry_run=self.dry_run)
+        except TailjitError as e:
+            errors.append(e)
+        except Exception as e:  # reported; the next cycle tries again
+            errors.append(TailjitError(describe_failure(e)))
+        wake, why = now + self.interval, "interval"
+        expiry = None if fallen is None else fallen.plan.next_expiry
+        if expiry is not None and expiry + MARGIN < wake:
+            wake, why = expiry + MARGIN, "a member's note expires"
+        return Cycle(now, wake, why, None, (), tuple(errors), pulled, statuses=statuses,
+                     fallback=fallen, fallback_reasons=tuple(reasons),
+                     problems_changed=self._problems_changed(()))
 
     def _problems_changed(self, problems: tuple[GrantError, ...]) -> bool:
         seen = tuple(str(p) for p in problems)
@@ -214,6 +269,18 @@ class Watcher:
         drift = outcome.plan.drift_diff if outcome.plan.drift else ""
         changed, self._last_drift = drift != self._last_drift, drift
         return changed
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line for why the full reconcile did not run; an unexpected error's traceback goes to a log file."""
+    if isinstance(error, TailjitError):
+        return str(error) + (f" (hint: {error.hint})" if error.hint else "")
+    log = Path(tempfile.gettempdir()) / f"tailjit-crash-{os.getpid()}.log"
+    try:
+        log.write_text("".join(traceback.format_exception(error)))
+    except OSError:
+        return f"unexpected internal error ({type(error).__name__})"
+    return f"unexpected internal error ({type(error).__name__}); the details are in {log}. Please report it."
 
 
 def describe_wake(cycle: Cycle) -> str:

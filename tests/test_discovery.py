@@ -91,7 +91,7 @@ def test_an_explicit_config_that_is_missing_shows_where_it_resolved(
 def test_an_explicit_config_wins_over_discovery(repo: AccessRepo, tmp_path: Path, run_cli: Callable[..., Result],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     other = tmp_path / "other"
-    (other / "policy").mkdir(parents=True)
+    (other / "policy" / "grants").mkdir(parents=True)
     (other / "policy" / "tailjit.yaml").write_text(repo.config.read_text().replace("max_duration: 8h",
                                                                                      "max_duration: 2h"))
     (other / "policy" / "policy.hujson").write_text((repo.root / "policy" / "policy.hujson").read_text())

@@ -185,17 +185,17 @@ def test_an_answer_echoing_the_url_is_redacted(repo: AccessRepo, hooks: tuple[Re
     assert "HTTP 503: no route to *** (secret ***)" in result.err
 
 
-def test_a_failed_apply_is_announced_once_while_it_lasts(repo: AccessRepo,
-                                                         hooks: tuple[Receiver, Receiver]) -> None:
+def test_a_revoke_only_fallback_is_announced_once_while_it_lasts(repo: AccessRepo,
+                                                                 hooks: tuple[Receiver, Receiver]) -> None:
     hook, slack = hooks
     (repo.root / "policy" / "policy.hujson").write_text('{"groups": {"group:prod": [}')
     for _ in range(2):
         result = apply(repo, T)
         assert result.code == 1 and "policy/policy.hujson:1:" in result.err
     [request] = hook.wait_for(1)
-    assert request.json["event"] == "apply_failed" and "policy/policy.hujson:1:" in request.json["detail"]
+    assert request.json["event"] == "revoke_only_fallback" and "policy/policy.hujson:1:" in request.json["detail"]
     assert request.json["user"] is None and "file" in request.json
-    assert slack.wait_for(1)[0].json["text"] == "tailjit apply failed: the tailnet was not changed"
+    assert slack.wait_for(1)[0].json["text"].startswith("tailjit fell back to revoke-only")
     time.sleep(0.05)
     assert len(hook.requests) == 1, "the same failure again is not announced again"
 

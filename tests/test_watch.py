@@ -298,7 +298,7 @@ def origin(tmp_path: Path) -> Iterator[RepoBuilder]:
     with isolated_git_config(tmp_path / "gitconfig"):
         builder = RepoBuilder.init(tmp_path / "origin")
         builder.commit({"policy/tailjit.yaml": CONFIG, "policy/policy.hujson": BASE_POLICY,
-                        ".gitignore": "tailnet.hujson*\n.tailjit/\n"},
+                        "policy/grants/.gitkeep": "", ".gitignore": "tailnet.hujson*\n.tailjit/\n"},
                        datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
         yield builder
 

@@ -26,7 +26,7 @@ from reconciler.core.config import Config, base_url_problem
 from reconciler.core.policy import Policy
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
-from reconciler.errors import BackendError, ConfigError, CredentialError, PolicyError, UsageError
+from reconciler.errors import BackendError, ConfigError, CredentialError, PolicyError, RefusedPolicy, UsageError
 from reconciler.http import HttpClient, RetryPolicy, api_message
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
@@ -106,7 +106,7 @@ class TailscaleBackend(Backend):
             return str(response.headers.get("ETag", ""))
         if response.status_code in (400, 422):
             details = self._redacted(validation_of(_json(response))).errors or (f"HTTP {response.status_code}",)
-            raise BackendError(f"{self.name} refused the policy:\n  " + "\n  ".join(details),
+            raise RefusedPolicy(f"{self.name} refused the policy:\n  " + "\n  ".join(details),
                                hint="fix the base policy (tailjit validate, tailjit render) and try again")
         raise self._failure(response, what, write=True)
 

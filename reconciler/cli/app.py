@@ -13,6 +13,7 @@ from reconciler.backends.base import Backend
 from reconciler.core.config import Config
 from reconciler.core.grants import Grant
 from reconciler.git.history import MergeTimes, Progress, merge_times
+from reconciler.git.reviewed import folder_existed
 from reconciler.repo.config import find_config
 from reconciler.repo.workspace import Workspace, open_workspace
 
@@ -44,7 +45,7 @@ class App:
         return at if at is not None else self.clock()
 
     def workspace(self) -> Workspace:
-        return open_workspace(self.config_path, self.merge_times)
+        return open_workspace(self.config_path, self.merge_times, folder_existed)
 
     def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:
         """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""

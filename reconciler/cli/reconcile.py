@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli import notices
+from reconciler.cli import fallback, notices
 from reconciler.cli.adopt import NOT_CANONICAL, canonical_base
 from reconciler.cli.app import App
 from reconciler.cli.approvals import open_break_glass_reviews
@@ -22,10 +22,10 @@ from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import Plan, make_plan
-from reconciler.core.policy import canonical_policy, parse_policy
-from reconciler.core.policycheck import check_policy
+from reconciler.core.policy import Policy, canonical_policy, parse_policy, split_header
+from reconciler.core.policycheck import check_policy, temporary_access_warnings
 from reconciler.core.posture import Level, LockResult, check_lock
-from reconciler.errors import GitError, GrantError, TailjitError
+from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
 from reconciler.github import actions
@@ -66,6 +66,15 @@ def validate(app: App, at: datetime | None) -> int:
     moment = ws.at(now)
     problems = [*moment.problems, *ws.request_problems()]
     rendered_errors = check_policy(moment.rendered.data)
+    groups = [t.group for t in ws.config.targets.values()]
+    temporary = {g.user for g in ws.loaded.grants}
+    for warning in temporary_access_warnings(Policy(split_header(ws.base)[1]).data, groups, temporary):
+        click.echo(f"{ws.base_path}: warning: {warning}", err=True)
+        actions.annotate("warning", warning, path=ws.base_path)
+    missing = ws.missing_grants()
+    if missing is not None:
+        report_error(missing)
+        actions.annotate("error", missing.message, path=missing.path)
     for error in problems:
         report_grant_error(error, "error")
     if canonical_base(ws.base, ws.base_path) != ws.base:
@@ -75,8 +84,9 @@ def validate(app: App, at: datetime | None) -> int:
         click.echo(f"{ws.base_path}: the rendered policy is invalid: {message}", err=True)
         actions.annotate("error", message, path=ws.base_path)
     lock_errors = 0 if rendered_errors else _check_lock(ws)
-    if problems or rendered_errors or lock_errors:
-        click.echo(f"{len(problems) + len(rendered_errors) + lock_errors} problem(s) found.", err=True)
+    if problems or rendered_errors or lock_errors or missing:
+        click.echo(f"{len(problems) + len(rendered_errors) + lock_errors + (missing is not None)} problem(s) "
+                   "found.", err=True)
         return 1
     click.echo(f"OK: {len(ws.config.targets)} target(s), {len(ws.loaded.grants)} grant file(s), "
                f"base policy {ws.base_path}.")
@@ -187,9 +197,15 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     if watch:
         return _watch(app, interval or DEFAULT_INTERVAL, pull=pull, dry_run=dry_run)
     now = app.now(at)
-    ws = app.workspace()
-    moment = ws.at(now)
-    problems = _warn_problems(moment)
+    try:
+        ws = app.workspace()
+        if (missing := ws.missing_grants()) is not None:
+            raise missing
+        moment = ws.at(now)
+        rendered = moment.rendered
+        problems = _warn_problems(moment)
+    except Exception as e:  # nothing may stop the revocation of expired access
+        return fallback.run(app, now, [fallback.describe_failure(e)], dry_run=dry_run)
     backend = app.backend(ws)
     notifier = None if dry_run else notices.notifier_for(app, ws)
     lock = open_lock(backend, ws.config.targets)
@@ -202,11 +218,15 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
             if lock is not None:  # attributes first: a member added after them is let in, never before
                 marked = lock.grant(moment.statuses, dry_run=dry_run)
-            outcome = reconcile(backend, moment.rendered, ws.config.targets, ws.config.safety,
+            outcome = reconcile(backend, rendered, ws.config.targets, ws.config.safety,
                                 force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()),
                                 on_plan=tried.append)
             if lock is not None and (outcome.written or dry_run):  # then the revoked members' attributes
                 marked += lock.revoke(outcome.plan, moment.statuses, dry_run=dry_run)
+    except (RefusedPolicy, UnsafePlan) as e:
+        if tried:  # the plan that was refused, before the revoke-only one
+            click.echo(format_plan(tried[-1], backend.name, now), nl=False)
+        return fallback.run(app, now, [fallback.describe_failure(e)], dry_run=dry_run)
     except TailjitError as e:
         if tried:  # the plan the failed write (or the refusal) was about, before the error
             click.echo(format_plan(tried[-1], backend.name, now), nl=False)
@@ -214,6 +234,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         if notifier is not None:
             notices.show(notifier.failed([str(e)], now))
         raise
+    except Exception as e:  # a bug in the full reconcile must not keep expired access
+        return fallback.run(app, now, [fallback.describe_failure(e)], dry_run=dry_run)
     finally:
         backend.close()
     report = format_plan(outcome.plan, backend.name, now) + format_lock(marked, dry_run=dry_run)
@@ -313,9 +335,16 @@ def _warn_problems(moment: Moment) -> list[GrantError]:
 
 def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
     """``apply --watch``: configuration and credential errors stop it at once; later ones are retried."""
-    ws = app.workspace()
-    backend = app.backend(ws)
-    root = ws.config.root
+    try:
+        ws: Workspace | None = app.workspace()
+    except Exception as e:  # the watcher still revokes; each cycle reports why it cannot grant
+        report_error(f"the repository cannot be read ({fallback.describe_failure(e)}); watching anyway: each "
+                     "cycle falls back to revoke-only until it can", level="warning")
+        ws = None
+    found = fallback.setup(app) if ws is None else None
+    backend = app.backend(ws) if ws is not None else found.backend if found is not None else None
+    assert backend is not None
+    root = ws.config.root if ws is not None else fallback.root(app)
     repo = open_repository(root) if pull else None
     if pull and repo is None:
         raise GitError(f"--pull needs a git clone, and {root} is not in one",
@@ -326,10 +355,10 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
         tip = fast_forward(repo)
         return None if tip is None else f"fast-forwarded {repo.head.shorthand} to {str(tip)[:12]}"
 
-    notifier = None if dry_run else notices.notifier_for(app, ws)
+    notifier = None if dry_run or ws is None else notices.notifier_for(app, ws)
     watcher = Watcher(app.workspace, backend, lock_path=state_dir(root) / LOCK_NAME, interval=interval,
                       pull=fetch if pull else None, dry_run=dry_run, clock=app.clock,
-                      expiring_before=ws.config.expiring_before if notifier is not None else None)
+                      expiring_before=ws.config.expiring_before if notifier is not None and ws else None)
 
     def report(cycle: Cycle) -> None:
         _report_cycle(cycle, dry_run=dry_run)
@@ -358,6 +387,10 @@ def _report_cycle(cycle: Cycle, *, dry_run: bool = False) -> None:
     if cycle.problems_changed:
         for problem in cycle.problems:
             click.echo(f"[{stamp}] warning: {problem}", err=True)
+    for reason in cycle.fallback_reasons:
+        report_error(f"the full reconcile cannot run: {reason}", prefix=f"[{stamp}] ")
+    if cycle.fallback is not None and (cycle.fallback.plan.has_changes or cycle.fallback.plan.unreadable):
+        click.echo(f"[{stamp}] " + fallback.format_revocations(cycle.fallback, "the tailnet", cycle.at), nl=False)
     outcome = cycle.outcome
     if outcome is not None and outcome.plan.has_changes:
         click.echo(f"[{stamp}] " + format_plan(outcome.plan, "the tailnet", cycle.at), nl=False)
@@ -369,8 +402,8 @@ def _report_cycle(cycle: Cycle, *, dry_run: bool = False) -> None:
     if outcome is not None and cycle.drift_changed and outcome.plan.drift:
         click.echo(f"[{stamp}] error: the live policy has edits made outside git; they were kept (see the plan "
                    "above). Put them into the base policy, or run tailjit apply --force once.", err=True)
-    if cycle.errors or cycle.problems_changed or (outcome is not None and outcome.plan.has_changes) \
-            or cycle.lock.changes or cycle.lock.errors:
+    if (cycle.errors or cycle.problems_changed or cycle.fallback_reasons
+            or (outcome is not None and outcome.plan.has_changes) or cycle.lock.changes or cycle.lock.errors):
         click.echo(f"[{stamp}] {describe_wake(cycle)}")
 
 

@@ -8,6 +8,10 @@ from datetime import UTC, datetime, timedelta
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:(\d{1,6})([wdhms]))+")
 _PART = re.compile(r"(\d{1,6})([wdhms])")
+#: Times tailjit accepts lie in these years; anything else is a typo or an attack on date arithmetic.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+#: No duration is longer than this (a target allows at most 90 days).
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -18,6 +22,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(s))
     if seconds <= 0:
         raise ValueError(f"duration {text!r} must be longer than zero")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than ten years (3650d): no grant lasts that long")
     return timedelta(seconds=seconds)
 
 
@@ -42,7 +48,8 @@ def parse_time(text: str) -> datetime:
     """Parse an ISO 8601 time that carries a zone (``Z`` or ``+02:00``); return it in UTC.
 
     A naive time is refused: an access grant must not mean different things on
-    machines in different time zones.
+    machines in different time zones. So is a year outside 2000-2100, where
+    date arithmetic would overflow.
     """
     s = text.strip()
     try:
@@ -53,6 +60,8 @@ def parse_time(text: str) -> datetime:
         raise ValueError(f"{text!r} is a date without a time: write e.g. {s}T18:00:00Z")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{text!r} has no time zone: add Z for UTC or an offset such as +01:00")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR} tailjit accepts")
     return value.astimezone(UTC)
 
 

@@ -148,7 +148,7 @@ def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: da
                  start_problems: Mapping[str, str] | None = None) -> tuple[GrantStatus, ...]:
     times = merged_at or {}
     problems = start_problems or {}
-    return tuple(evaluate(g, targets[g.target], now, times.get(g.path), problems.get(g.path)) for g in grants)
+    return tuple(_evaluate_one(g, targets, now, times.get(g.path), problems.get(g.path)) for g in grants)
 
 
 def _written(grant: Grant) -> str:
@@ -166,3 +166,13 @@ def _break_glass_key(grant: Grant, target: Target) -> str:
     if not login_matches(target.break_glass.allowed, grant.user):
         return "user"
     return "duration" if grant.duration is not None else "expires"
+
+
+def _evaluate_one(grant: Grant, targets: Mapping[str, Target], now: datetime, merged_at: datetime | None,
+                  start_problem: str | None) -> GrantStatus:
+    """`evaluate`, where any failure is this grant's problem (it grants nothing), never the run's."""
+    try:
+        return evaluate(grant, targets[grant.target], now, merged_at, start_problem)
+    except Exception as e:  # one hostile file must not stop the evaluation of every other grant
+        return GrantStatus(grant, State.INVALID, None, None,
+                           f"cannot be evaluated ({type(e).__name__}: {str(e)[:200]}); granting nothing")

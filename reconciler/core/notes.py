@@ -72,10 +72,17 @@ def _places(items: list[Any], item: object) -> Iterator[int]:
 
 
 def _note_at(array: hujson.Array, index: int, login: str) -> MemberNote | None:
-    elements = array.elements
-    value = elements[index].value
+    value = array.elements[index].value
     if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
         return None
+    note = note_text_at(array, index)
+    return None if note is None else MemberNote.parse(note)
+
+
+def note_text_at(array: hujson.Array, index: int) -> str | None:
+    """The text after ``tailjit: `` in the comment on element ``index``'s line; None when there is no such
+    comment. The text may not be a valid note (`MemberNote.parse` says)."""
+    elements = array.elements
     after = elements[index].after or b""
     following = elements[index + 1].before if index + 1 < len(elements) else array.after
     extra = after + following
@@ -90,7 +97,7 @@ def _note_at(array: hujson.Array, index: int, login: str) -> MemberNote | None:
         cut = note.find(stop)
         if cut >= 0:
             note = note[:cut]
-    return MemberNote.parse(note.decode("utf-8", "replace"))
+    return note.decode("utf-8", "replace")
 
 
 def _groups(policy: hujson.Value) -> hujson.Object | None:

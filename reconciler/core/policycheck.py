@@ -6,7 +6,7 @@ catches what the tailnet would refuse: a group used but never defined.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from reconciler.core.policy import Policy
@@ -70,3 +70,47 @@ def _group_of(item: object) -> str | None:
     if not isinstance(item, str) or not item.startswith("group:"):
         return None
     return ":".join(item.split(":")[:2])  # "group:prod:22" in an acl dst names group:prod
+
+
+def temporary_access_warnings(base: Any, target_groups: Collection[str], temporary: Collection[str]) -> list[str]:
+    """What in the base policy (plain data) makes access depend on, or outlive, a grant:
+
+    * a ``tests`` entry whose ``src`` is a user granted temporarily (one of ``temporary``) and a permanent
+      member of no group: it passes only while the grant lasts, and at expiry the tailnet refuses the policy;
+    * a target group in ``tagOwners``: a tag a temporary member applies to a device stays after the grant;
+    * a target group in ``autoApprovers``: routes and exit nodes a temporary member advertises stay approved.
+    """
+    if not isinstance(base, dict):
+        return []
+    groups = base.get("groups")
+    permanent = {m.lower() for members in (groups.values() if isinstance(groups, dict) else ())
+                 if isinstance(members, list) for m in members if isinstance(m, str)}
+    granted = {u.lower() for u in temporary} - permanent
+    warnings = []
+    tests = base.get("tests")
+    for number, entry in enumerate(tests if isinstance(tests, list) else ()):
+        src = entry.get("src") if isinstance(entry, dict) else None
+        if isinstance(src, str) and src.lower() in granted:
+            warnings.append(f"tests[{number}] checks {src}, who has access only through a grant: it will fail "
+                            "when the grant ends, and the tailnet then refuses the revocation; test a permanent "
+                            "member instead")
+    wanted = set(target_groups)
+    for section, consequence in (("tagOwners", "a tag a temporary member puts on a device stays after the grant "
+                                               "ends"),
+                                 ("autoApprovers", "routes or exit nodes a temporary member advertises stay "
+                                                   "approved after the grant ends")):
+        for path, group in _strings(base.get(section), section):
+            if group in wanted:
+                warnings.append(f"{path} lists target group {group}: {consequence}")
+    return warnings
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}[{key!r}]")

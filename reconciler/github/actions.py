@@ -38,13 +38,15 @@ def annotation(level: str, message: str, *, path: str | None = None, line: int |
 
 
 def annotate(level: str, message: str, *, path: str | None = None, line: int | None = None) -> None:
-    """Print an annotation on stdout when running inside GitHub Actions.
+    """Print an annotation on stderr when running inside GitHub Actions.
 
     With ``path`` and ``line``, GitHub shows it on that line of the pull
     request's diff ("Files changed"), next to the grant file being reviewed.
+    The runner reads workflow commands from stderr as from stdout; stdout is
+    kept for what scripts parse (``--json``, ``render``).
     """
     if in_actions():
-        print(annotation(level, message, path=path, line=line), file=sys.stdout, flush=True)
+        print(annotation(level, message, path=path, line=line), file=sys.stderr, flush=True)
 
 
 def summary(text: str) -> None:

@@ -54,12 +54,30 @@ def load_grants(config: Config) -> LoadedGrants:
         if isinstance(entry, OSError):
             errors.append(GrantError(f"cannot read this folder: {entry.strerror}", path=rel))
             continue
-        found = _load_one(entry, rel, parts, config.targets)
+        try:
+            found = _load_one(entry, rel, parts, config.targets)
+        except Exception as e:  # one hostile file is that file's error, never the run's
+            found = [GrantError(f"cannot be read ({type(e).__name__}: {str(e)[:200]}); granting nothing", path=rel)]
         if isinstance(found, Grant):
             grants.append(found)
         else:
             errors.extend(found)
     return LoadedGrants(tuple(grants), tuple(errors))
+
+
+def grant_names(config: Config) -> frozenset[str] | None:
+    """The names (``prod/alice.yaml``, as member notes write them) of every file in the grants folder, valid
+    or not; None when the folder does not exist or cannot be listed in full, so that the revoke-only
+    fallback never takes a missing folder for "every grant file is gone"."""
+    root = config.grants_dir
+    if not root.is_dir():
+        return None
+    names = set()
+    for parts, entry in _entries(os.fspath(root)):
+        if isinstance(entry, OSError):
+            return None
+        names.add("/".join(parts))
+    return frozenset(names)
 
 
 def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str] | OSError]]:

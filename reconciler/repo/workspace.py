@@ -17,7 +17,7 @@ from reconciler.core.config import Config
 from reconciler.core.grants import Grant, GrantStatus, State, evaluate_all
 from reconciler.core.policy import Policy
 from reconciler.core.render import render_policy
-from reconciler.errors import GrantError, PolicyError
+from reconciler.errors import ConfigError, GrantError, PolicyError
 from reconciler.repo.config import load_config
 from reconciler.repo.grants import LoadedGrants, load_grants
 
@@ -60,6 +60,8 @@ class Workspace:
     loaded: LoadedGrants
     merged_at: Mapping[str, datetime] = field(default_factory=dict)
     start_problems: Mapping[str, str] = field(default_factory=dict)
+    #: the grants folder is absent but git's recent history has it: its last file was deleted (no typo)
+    grants_emptied: bool = False
 
     @property
     def base_path(self) -> str:
@@ -68,6 +70,19 @@ class Workspace:
     @property
     def errors(self) -> tuple[GrantError, ...]:
         return self.loaded.errors
+
+    def missing_grants(self) -> ConfigError | None:
+        """The error when the grants folder does not exist (a typo in ``grants``): taken for "no grant files",
+        it would revoke every active grant. A target with no folder of its own yet is fine, and so is a grants
+        folder git dropped when its last file was deleted (``grants_emptied``)."""
+        config = self.config
+        if self.grants_emptied or config.grants_dir.is_dir():
+            return None
+        folder = config.relative(config.grants_dir)
+        return ConfigError(f"'grants': the folder {folder} does not exist (repository root {config.root})",
+                           path=config.relative(config.path),
+                           hint=f"fix 'grants', or create {folder}/ (in git an empty folder needs a file such as "
+                                f"{folder}/.gitkeep)")
 
     def at(self, now: datetime) -> Moment:
         """Every grant evaluated at ``now``, once: a command asks for one moment several times (warnings,
@@ -97,9 +112,11 @@ class Workspace:
         return self.at(now).rendered.text
 
 
-def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None) -> Workspace:
+def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None,
+                   folder_existed: Callable[[Path, Path], bool] | None = None) -> Workspace:
     """Read the repository. The base policy is parsed (and its errors reported) when it is rendered, so
-    commands that only look at grants (status, prune, audit) work even while it is broken."""
+    commands that only look at grants (status, prune, audit) work even while it is broken. ``folder_existed``
+    (root, folder) tells whether an absent grants folder is in git's recent history."""
     config = load_config(config_path)
     base_path = config.relative(config.policy_path)
     try:
@@ -110,7 +127,9 @@ def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None)
     except OSError as e:
         raise PolicyError(f"cannot read: {e.strerror}", path=base_path) from None
     loaded = load_grants(config)
+    emptied = (folder_existed is not None and not config.grants_dir.is_dir()
+               and folder_existed(config.root, config.grants_dir))
     if merge_times is None:
-        return Workspace(config, base, loaded)
+        return Workspace(config, base, loaded, grants_emptied=emptied)
     found = merge_times(config.root, loaded.grants)
-    return Workspace(config, base, loaded, found, found.problems)
+    return Workspace(config, base, loaded, found, found.problems, grants_emptied=emptied)
