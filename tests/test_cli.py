@@ -55,7 +55,7 @@ def test_validate_emits_github_annotations(repo: AccessRepo, monkeypatch: pytest
     repo.grant("prod", "a.yaml", ALICE.replace("duration: 4h", "duration: soon"))
     result = repo.run("validate", "--at", AT)
     assert result.code == 1
-    assert "::error file=policy/grants/prod/a.yaml,line=5::'soon' is not a duration" in result.out
+    assert "::error file=policy/grants/prod/a.yaml,line=5::'soon' is not a duration" in result.err
 
 
 def test_validate_rejects_a_base_policy_that_lacks_a_target_group(repo: AccessRepo) -> None:

@@ -70,7 +70,7 @@ def test_check_in_actions_annotates(repo: AccessRepo, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = repo.run("codeowners", "--check")
     assert result.code == 1
-    assert "::error file=.github/CODEOWNERS::.github/CODEOWNERS is out of date" in result.out
+    assert "::error file=.github/CODEOWNERS::.github/CODEOWNERS is out of date" in result.err
 
 
 def test_this_repositorys_codeowners_is_current(run_cli: Callable[..., Result],
