@@ -39,8 +39,8 @@ CONFIG = Config(path=Path("policy/tailjit.yaml"), root=Path("."), policy_path=Pa
     ({"TS_API_KEY": "", "TS_OAUTH_CLIENT_ID": "c", "TS_ID_TOKEN": "j"}, "workload identity federation",
      "TS_OAUTH_CLIENT_ID + TS_ID_TOKEN"),
     ({"TS_OAUTH_CLIENT_ID": "c", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x/?a=1",
-      "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t"}, "workload identity federation",
-     "TS_OAUTH_CLIENT_ID + the GitHub Actions OIDC token (audience api.tailscale.com/c)"),
+      "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t", "TS_AUDIENCE": "aud-from-console"}, "workload identity federation",
+     "TS_OAUTH_CLIENT_ID + the GitHub Actions OIDC token (audience aud-from-console)"),
 ])
 def test_first_source_found_wins(env: dict[str, str], kind: str, source: str) -> None:
     credential = find_credential(env, CONFIG)
@@ -142,6 +142,7 @@ def test_a_wrong_oauth_secret_is_refused_without_showing_it(
 def test_github_workload_identity_applies_with_no_stored_secret(
         repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.add_federated_identity(CLIENT_ID, audience=f"api.tailscale.com/{CLIENT_ID}")
+    repo.config.write_text(repo.config.read_text() + f"audience: api.tailscale.com/{CLIENT_ID}\n")
     with serve_oidc(RUNNER_TOKEN) as oidc:
         monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", oidc.request_url)
@@ -194,6 +195,7 @@ def test_an_id_token_handed_in_works_outside_github(
 
 def test_github_refusing_the_oidc_request_asks_for_the_permission(
         repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TS_AUDIENCE", "aud-from-console")
     with serve_oidc(RUNNER_TOKEN) as oidc:
         monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", oidc.request_url)
@@ -218,3 +220,56 @@ def test_a_token_endpoint_outage_is_one_error_without_the_secret(
     assert "error: POST /api/v2/oauth/token failed 1 time(s); the last attempt: HTTP 503" in result.err
     assert fake.count("GET") == 0
     assert_hidden([CLIENT_SECRET], result.out, result.err)
+
+
+def test_github_workload_identity_without_an_audience_is_a_config_error_before_any_token(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_federated_identity(CLIENT_ID, audience="aud-from-console")
+    with serve_oidc(RUNNER_TOKEN) as oidc:
+        monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+        monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", oidc.request_url)
+        monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_TOKEN)
+        result = repo.run("apply", "--at", AT)
+        doctor = repo.run("doctor")
+    assert result.code == 1
+    assert "tailjit.yaml: workload identity in GitHub Actions needs the audience" in result.err
+    assert "copy the audience from the admin console" in result.err and "TS_AUDIENCE" in result.err
+    assert oidc.audiences == [] and fake.requests.total() == 0, "no token was asked for, nothing was sent"
+    assert doctor.code == 1 and "FAIL  credential  " in doctor.out and "admin console" in doctor.out
+    assert_hidden([RUNNER_TOKEN], result.out, result.err, doctor.out)
+
+
+def test_a_handed_in_id_token_needs_no_audience_setting(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_federated_identity(CLIENT_ID, audience="aud-from-console")
+    jwt = make_jwt({"aud": "aud-from-console", "sub": "repo:acme/access:ref:refs/heads/main"})
+    monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TS_ID_TOKEN", jwt)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:9/never?api-version=2.0")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", RUNNER_TOKEN)
+    result = repo.run("apply", "--at", AT)
+    assert result.code == 0, result.err
+    exchange = next(r for r in fake.received if r.path.endswith("/token-exchange"))
+    assert jwt in exchange.body.decode(), "the token is exchanged as it was handed in"
+
+
+def test_an_oauth_client_is_asked_for_the_read_scope_to_plan_and_the_write_scope_to_apply(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=[WRITE])
+    monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    assert repo.run("plan", "--at", AT).code == 0
+    assert repo.run("apply", "--at", AT).code == 0
+    assert fake.scope_requests == ["policy_file:read", "policy_file"]
+    assert [sorted(scopes) for scopes in fake.tokens.values()] == [["policy_file:read"], ["policy_file"]]
+
+
+def test_a_client_refusing_the_scope_parameter_gets_its_own_scopes(
+        repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=["acl"])
+    fake.refuse_scope_parameter = True
+    monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    result = repo.run("doctor")
+    assert fake.scope_requests == ["policy_file:read", None], "asked once with the scope, once without"
+    assert "      scopes      acl (may write the policy file: acl is the legacy name of policy_file)" in result.out

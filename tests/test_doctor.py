@@ -51,7 +51,9 @@ def test_a_read_only_oauth_client_is_shown_with_its_scopes(repo: AccessRepo, fak
     assert result.code == 0, result.out
     assert "      tailnet     example.com, from TS_TAILNET" in result.out
     assert "      credential  OAuth client, from TS_OAUTH_CLIENT_ID + TS_OAUTH_CLIENT_SECRET" in result.out
-    assert "      scopes      policy_file:read; enough for plan, but apply needs the policy_file scope" in result.out
+    assert ("      scopes      policy_file:read (doctor and plan ask only for policy_file:read; apply asks for "
+            "policy_file, which this check cannot see)") in result.out
+    assert fake.scope_requests == ["policy_file:read"], "doctor asks only for the read scope"
     assert_hidden([CLIENT_SECRET, *fake.tokens], result.out, result.err)
 
 
@@ -66,13 +68,13 @@ def test_validate_refused_to_a_read_only_client_is_not_a_failure(repo: AccessRep
     assert "      validate    refused to this read-only credential; plan does not need it" in result.out
 
 
-def test_a_write_scope_gets_no_warning(repo: AccessRepo, fake: FakeTailscale,
+def test_a_write_client_is_asked_for_the_read_scope_only(repo: AccessRepo, fake: FakeTailscale,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     fake.add_oauth_client(CLIENT_ID, CLIENT_SECRET, scopes=[WRITE])
     monkeypatch.setenv("TS_OAUTH_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
     result = repo.run("doctor")
-    assert result.code == 0 and "      scopes      policy_file\n" in result.out
+    assert result.code == 0 and "      scopes      policy_file:read (doctor and plan ask only for" in result.out
 
 
 def test_no_credential_fails_with_what_to_set(repo: AccessRepo, fake: FakeTailscale) -> None:

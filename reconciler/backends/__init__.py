@@ -9,9 +9,27 @@ from reconciler.backends.file import FileBackend
 from reconciler.core.config import Config, backend_problem
 from reconciler.errors import ConfigError
 
+#: The policy file scopes an OAuth client's token is asked for: to read (plan, doctor, import) and to write.
+READ_SCOPE = "policy_file:read"
+WRITE_SCOPE = "policy_file"
 
-def open_backend(spec: str, config: Config) -> Backend:
-    """``file:PATH`` (relative to the repository root) or ``tailscale``."""
+
+def wanted_scopes(config: Config, *, write: bool, attributes: bool | None = None) -> tuple[str, ...]:
+    """What to ask an OAuth client's token for: the policy file, and the devices when a target is posture-locked
+    (``attributes``: the posture attributes' write scope; default: when ``write``)."""
+    scopes = [WRITE_SCOPE if write else READ_SCOPE]
+    if any(target.posture_locked for target in config.targets.values()):
+        from reconciler.backends.devices import ATTRIBUTES_SCOPE, LIST_SCOPE
+
+        writes_attributes = write if attributes is None else attributes
+        scopes += [LIST_SCOPE, ATTRIBUTES_SCOPE if writes_attributes else ATTRIBUTES_SCOPE + ":read"]
+    return tuple(scopes)
+
+
+def open_backend(spec: str, config: Config, *, write: bool = True,
+                 scopes: tuple[str, ...] | None = None) -> Backend:
+    """``file:PATH`` (relative to the repository root) or ``tailscale``; ``write=False`` for a command that
+    only reads (its OAuth token is asked for the read scopes only); ``scopes`` to ask for others."""
     problem = backend_problem(spec)
     if problem is not None:
         raise ConfigError(problem)
@@ -20,4 +38,5 @@ def open_backend(spec: str, config: Config) -> Backend:
         return FileBackend(path if path.is_absolute() else config.root / path, name=spec)
     from reconciler.backends.tailscale import TailscaleBackend
 
-    return TailscaleBackend.from_config(config)
+    wanted = wanted_scopes(config, write=write) if scopes is None else scopes
+    return TailscaleBackend.from_config(config, scopes=wanted)

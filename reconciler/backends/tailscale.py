@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -49,7 +49,8 @@ class TailscaleBackend(Backend):
     @classmethod
     def from_config(cls, config: Config, env: Mapping[str, str] | None = None, *,
                     sleep: Callable[[float], None] = time.sleep,
-                    transport: httpx.BaseTransport | None = None) -> TailscaleBackend:
+                    transport: httpx.BaseTransport | None = None,
+                    scopes: Sequence[str] = ()) -> TailscaleBackend:
         """The backend the config and the environment describe (environment variables win).
 
         ``TS_BASE_URL`` / ``base_url``, ``TS_TAILNET`` / ``tailnet``, the credential
@@ -68,7 +69,7 @@ class TailscaleBackend(Backend):
         defaults = RetryPolicy()
         policy = RetryPolicy(retries=int(_number(env, "TAILJIT_HTTP_RETRIES", defaults.retries, whole=True)),
                              timeout=_number(env, "TAILJIT_HTTP_TIMEOUT", defaults.timeout, whole=False))
-        credential = find_credential(env, config)
+        credential = find_credential(env, config, scopes=scopes)
         return cls(tailnet, credential, base_url=base_url, http=HttpClient(policy, sleep=sleep, transport=transport,
                                                                               service=SERVICE, hint=OUTAGE_HINT))
 

@@ -81,7 +81,7 @@ def import_command(app: App) -> int:
     """
     config = load_config(app.config_path)
     path = config.relative(config.policy_path)
-    backend = app.open_backend(config)
+    backend = app.open_backend(config, write=False)
     try:
         live = backend.get()
     finally:

@@ -51,9 +51,9 @@ class App:
         """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""
         return merge_times(root, grants, state=root / ".tailjit", progress=self.progress, now=self.clock())
 
-    def backend(self, ws: Workspace) -> Backend:
-        return self.open_backend(ws.config)
+    def backend(self, ws: Workspace, *, write: bool = True) -> Backend:
+        return self.open_backend(ws.config, write=write)
 
-    def open_backend(self, config: Config) -> Backend:
-        """The backend ``--backend`` or the config names (for commands that need no workspace)."""
-        return open_backend(self.backend_spec or config.backend, config)
+    def open_backend(self, config: Config, *, write: bool = True) -> Backend:
+        """The backend ``--backend`` or the config names; ``write=False`` for a command that only reads."""
+        return open_backend(self.backend_spec or config.backend, config, write=write)

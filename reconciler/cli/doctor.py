@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import click
 
-from reconciler.backends import open_backend
+from reconciler.backends import READ_SCOPE, open_backend, wanted_scopes
 from reconciler.backends.base import Backend, LivePolicy
 from reconciler.backends.devices import ATTRIBUTES_SCOPE, LIST_SCOPE, TailscaleDevices
 from reconciler.backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
@@ -24,8 +24,8 @@ from reconciler.repo.config import load_config
 #: The environment variables that hold (or lead to) a Tailscale credential.
 TAILSCALE_VARIABLES = ("TS_API_KEY", "TS_OAUTH_CLIENT_ID", "TS_OAUTH_ID", "TS_OAUTH_CLIENT_SECRET", "TS_OAUTH_SECRET",
                        "TS_ID_TOKEN")
-#: Scopes with which a token may write the policy file.
-WRITE_SCOPES = {"policy_file", "all"}
+#: Scopes with which a token may write the policy file (``acl`` is the legacy name of ``policy_file``).
+WRITE_SCOPES = {"policy_file", "all", "acl"}
 
 
 class Checks:
@@ -77,7 +77,7 @@ def doctor(app: App) -> int:
     if spec == "tailscale":
         _settings(checks, config, os.environ)
     try:
-        backend = open_backend(spec, config)
+        backend = open_backend(spec, config, scopes=wanted_scopes(config, write=False, attributes=True))
     except UsageError:
         raise
     except TailjitError as e:
@@ -158,7 +158,12 @@ def _scopes(checks: Checks, backend: TailscaleBackend) -> None:
     scopes = backend.credential.scopes
     if scopes is None:
         return
-    note = "; enough for plan, but apply needs the policy_file scope" if _read_only(backend) else ""
+    if _read_only(backend):
+        note = f" (doctor and plan ask only for {READ_SCOPE}; apply asks for policy_file, which this check "
+        note += "cannot see)" if READ_SCOPE in backend.credential.requested else "; apply needs policy_file)"
+    else:
+        note = " (may write the policy file" + (": acl is the legacy name of policy_file)"
+                                                 if "acl" in scopes.split() else ")")
     checks.info("scopes", f"{scopes or '(none)'}{note}")
 
 

@@ -132,7 +132,7 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     ws = app.workspace()
     moment = ws.at(now)
     problems = _warn_problems(moment)
-    backend = app.backend(ws)
+    backend = app.backend(ws, write=False)
     lock = open_lock(backend, ws.config.targets)
     try:
         live = backend.get()

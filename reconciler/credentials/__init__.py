@@ -23,12 +23,12 @@ name the source (an environment variable, a secret's name), not its value.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.core.config import AwsSecret, Config
 from reconciler.credentials.aws import AwsSecretCredential, fetch_aws_secret
 from reconciler.credentials.tokens import ApiKey, Credential, OAuthClient, Secret, WorkloadIdentity, github_id_token
-from reconciler.errors import CredentialError
+from reconciler.errors import ConfigError, CredentialError
 
 #: `Secret` and `Credential` are part of this module's interface (other modules hold tokens in a `Secret`).
 __all__ = ["Credential", "Secret", "find_credential"]
@@ -45,31 +45,52 @@ def _env(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
 
 def find_credential(env: Mapping[str, str], config: Config, *,
                     aws_fetch: Callable[[AwsSecret], str] = fetch_aws_secret,
-                    clock: Callable[[], float] = time.monotonic) -> Credential:
-    """The first credential source present in ``env`` or ``config``; `CredentialError` if none is."""
+                    clock: Callable[[], float] = time.monotonic, scopes: Sequence[str] = ()) -> Credential:
+    """The first credential source present in ``env`` or ``config``; `CredentialError` if none is.
+
+    ``scopes`` are asked for when an OAuth client's token is requested (``policy_file:read`` for a command
+    that only reads). Workload identity in GitHub Actions without an audience is a `ConfigError`, raised
+    here, before any token is asked for.
+    """
     api_key = _env(env, "TS_API_KEY")
     if api_key:
         return ApiKey(Secret(api_key[1]), api_key[0])
     client_id = _env(env, "TS_OAUTH_CLIENT_ID", "TS_OAUTH_ID")
     client_secret = _env(env, "TS_OAUTH_CLIENT_SECRET", "TS_OAUTH_SECRET")
     if client_id and client_secret:
-        return OAuthClient(client_id[1], Secret(client_secret[1]), f"{client_id[0]} + {client_secret[0]}", clock)
+        client = OAuthClient(client_id[1], Secret(client_secret[1]), f"{client_id[0]} + {client_secret[0]}", clock)
+        client.requested = tuple(scopes)
+        return client
     if client_id:
-        audience = _env(env, "TS_AUDIENCE")
-        aud = audience[1] if audience else config.audience or f"api.tailscale.com/{client_id[1]}"
         id_token = _env(env, "TS_ID_TOKEN")
-        if id_token:
+        if id_token:  # it carries its audience already: exchanged as it is
             jwt = Secret(id_token[1])
             return WorkloadIdentity(client_id[1], lambda _http: jwt, f"{client_id[0]} + TS_ID_TOKEN", clock)
         request_url = _env(env, "ACTIONS_ID_TOKEN_REQUEST_URL")
         request_token = _env(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
         if request_url and request_token:
+            aud = _audience(env, config)
             fetch = github_id_token(request_url[1], Secret(request_token[1]), aud)
             return WorkloadIdentity(client_id[1], fetch, f"{client_id[0]} + the GitHub Actions OIDC token "
                                                          f"(audience {aud})", clock)
     if config.aws_secret is not None:
-        return AwsSecretCredential(config.aws_secret, aws_fetch, clock)
+        stored = AwsSecretCredential(config.aws_secret, aws_fetch, clock)
+        stored.requested = tuple(scopes)
+        return stored
     raise CredentialError("no Tailscale API credential found", hint=_missing_hint(client_id, client_secret))
+
+
+def _audience(env: Mapping[str, str], config: Config) -> str:
+    """The audience of the GitHub Actions OIDC token: ``TS_AUDIENCE``, else ``audience`` in tailjit.yaml."""
+    found = _env(env, "TS_AUDIENCE")
+    if found:
+        return found[1]
+    if config.audience:
+        return config.audience
+    raise ConfigError("workload identity in GitHub Actions needs the audience of the federated identity, and "
+                      "neither 'audience' in tailjit.yaml nor TS_AUDIENCE is set", path=str(config.path),
+                      hint="copy the audience from the admin console (Settings > Trust credentials > the "
+                           "federated identity's details) into 'audience' in tailjit.yaml, or set TS_AUDIENCE")
 
 
 def _missing_hint(client_id: tuple[str, str] | None, client_secret: tuple[str, str] | None) -> str:

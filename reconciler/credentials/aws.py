@@ -35,6 +35,7 @@ class AwsSecretCredential(Credential):
     def token(self, http: HttpClient, base_url: str) -> str:
         if self._inner is None:
             self._inner = parse_aws_secret(self._fetch(self.secret), self.secret, self._clock)
+            self._inner.requested = self.requested
             self.source = self._inner.source
             self.kind = f"{self._inner.kind} from AWS Secrets Manager"
         token = self._inner.token(http, base_url)
@@ -43,6 +44,9 @@ class AwsSecretCredential(Credential):
 
     def secrets(self) -> tuple[Secret, ...]:
         return self._inner.secrets() if self._inner else ()
+
+    def api_key_id(self) -> str | None:
+        return self._inner.api_key_id() if self._inner else None
 
 
 def describe_aws_secret(secret: AwsSecret) -> str:

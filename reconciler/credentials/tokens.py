@@ -53,6 +53,13 @@ class Credential(abc.ABC):
     source: str
     #: The scopes the token endpoint granted, once known (OAuth and federated tokens).
     scopes: str | None = None
+    #: The scopes to ask an OAuth client's token for (``policy_file:read`` to read, ``policy_file`` to write);
+    #: empty: whatever the client has.
+    requested: tuple[str, ...] = ()
+
+    def api_key_id(self) -> str | None:
+        """The id of the API access token in use (``tskey-api-<id>-…``), or None when it is not one."""
+        return None
 
     @abc.abstractmethod
     def token(self, http: HttpClient, base_url: str) -> str:
@@ -83,6 +90,13 @@ class ApiKey(Credential):
 
     def secrets(self) -> tuple[Secret, ...]:
         return (self._key,)
+
+    def api_key_id(self) -> str | None:
+        """The id is the part after ``tskey-api-``, before the next ``-``: not secret (the admin console shows it)."""
+        parts = self._key.reveal().split("-")
+        if len(parts) < 4 or parts[:2] != ["tskey", "api"] or not parts[2].isalnum() or len(parts[2]) > 64:
+            return None
+        return parts[2]
 
 
 class _ExchangedToken(Credential):
@@ -137,12 +151,27 @@ class OAuthClient(_ExchangedToken):
         super().__init__(source, clock)
         self.client_id = client_id
         self._secret = secret
+        self._scope_refused = False
 
     def _request(self, http: HttpClient) -> tuple[str, dict[str, str], str]:
         form = {"grant_type": "client_credentials", "client_id": self.client_id,
                 "client_secret": self._secret.reveal()}
+        if self.requested and not self._scope_refused:
+            form["scope"] = " ".join(self.requested)
         return OAUTH_TOKEN_PATH, form, ("check the client ID and secret, and that the OAuth client was not "
                                         "revoked (Settings > Trust credentials in the admin console)")
+
+    def token(self, http: HttpClient, base_url: str) -> str:
+        """As for any exchanged token; when asking for `requested` scopes is refused with HTTP 400 (a client
+        holding only the legacy ``acl`` scope may be), ask once more without ``scope``: the token then has
+        the client's own scopes."""
+        try:
+            return super().token(http, base_url)
+        except CredentialError as e:
+            if not self.requested or self._scope_refused or "HTTP 400" not in str(e):
+                raise
+            self._scope_refused = True
+            return super().token(http, base_url)
 
     def secrets(self) -> tuple[Secret, ...]:
         return (self._secret, *((self._token,) if self._token else ()))

@@ -69,6 +69,8 @@ READ = "policy_file:read"
 WRITE = "policy_file"
 FULL = ("all",)
 USERS_READ = "users:read"
+#: the policy file scope's legacy name
+LEGACY = "acl"
 DEFAULT_ETAG = '"ts-default"'
 
 
@@ -123,6 +125,10 @@ class FakeTailscale:
         #: validate answers errors with 200 and a ``message`` (the documented behaviour), never 400
         self.validate_errors_as_200 = False
         self.key_expiry: dict[str, str] = {}
+        #: the ``scope`` of each OAuth token request (None: not given)
+        self.scope_requests: list[str | None] = []
+        #: answer 400 to any token request naming a ``scope`` (as a legacy client might)
+        self.refuse_scope_parameter = False
         self.users: list[dict[str, Any]] | None = None
 
     # -- steering -----------------------------------------------------------------------------------
@@ -203,11 +209,12 @@ class FakeTailscale:
             return _json(403, {"message": "tailnet not found or not accessible with this token"})
         action = "/".join(parts[6:])
         if method == "GET" and action == "":
-            if not scopes & {READ, WRITE, "all", "all:read"}:
+            if not scopes & {READ, WRITE, LEGACY, "all", "all:read"}:
                 return _json(403, {"message": "the token lacks the policy_file:read scope"})
             return 200, {"Content-Type": "application/hujson", "ETag": self.get_etag()}, self.policy
         if method == "POST" and action == "validate":
-            if not scopes & ({WRITE, "all"} if self.validate_needs_write else {READ, WRITE, "all", "all:read"}):
+            if not scopes & ({WRITE, LEGACY, "all"} if self.validate_needs_write
+                             else {READ, WRITE, LEGACY, "all", "all:read"}):
                 return _json(403, {"message": "the token lacks the scope to validate"})
             if self._validate_answer is not None:
                 return _json(200, self._validate_answer)
@@ -229,7 +236,7 @@ class FakeTailscale:
         return self.devices.handle(method, parts, scopes, body)
 
     def _write(self, scopes: set[str], headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        if not scopes & {WRITE, "all"}:
+        if not scopes & {WRITE, LEGACY, "all"}:
             return _json(403, {"message": "the token lacks the policy_file scope"})
         if self._write_hooks:
             self._write_hooks.pop(0)(self)
@@ -282,7 +289,13 @@ class FakeTailscale:
         client = self.oauth_clients.get(form.get("client_id", ""))
         if client is None or client[0] != form.get("client_secret"):
             return _json(401, {"message": "invalid client credentials"})
-        return self._issue(client[1])
+        self.scope_requests.append(form.get("scope"))
+        requested = set(form.get("scope", "").split())
+        if not requested:
+            return self._issue(client[1])
+        if self.refuse_scope_parameter or not all(_covers(client[1], scope) for scope in requested):
+            return _json(400, {"message": "invalid scope"})
+        return self._issue(requested)
 
     def _token_exchange(self, form: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         identity = self.federated.get(form.get("client_id", ""))
@@ -290,6 +303,15 @@ class FakeTailscale:
         if identity is None or claims is None or claims.get("aud") != identity[0]:
             return _json(401, {"message": "token exchange failed: the JWT does not match the federated identity"})
         return self._issue(identity[1])
+
+
+def _covers(held: set[str], scope: str) -> bool:
+    """Whether a client holding ``held`` may be issued ``scope`` (``all`` covers all, ``X`` covers ``X:read``)."""
+    if scope in held or "all" in held:
+        return True
+    if scope.endswith(":read"):
+        return "all:read" in held or scope.removesuffix(":read") in held
+    return False
 
 
 def key_id(key: str) -> str:
