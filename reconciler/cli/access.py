@@ -10,8 +10,10 @@ from datetime import datetime
 
 import click
 
+from reconciler.cli import terminal
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION
+from reconciler.cli.output import report_error
 from reconciler.core.access import who_has_access
 from reconciler.core.durations import format_duration, format_time
 from reconciler.text.report import format_table
@@ -56,9 +58,9 @@ def access_command(app: App, at: datetime | None, as_json: bool) -> int:
         return 0
     rows = [{**m.data, "left": format_duration(m.until - now) if m.until and m.until > now else None}
             for m in members]
-    click.echo(format_table(rows, ACCESS_COLUMNS), nl=False)
+    click.echo(format_table(rows, ACCESS_COLUMNS, width=terminal.current().width), nl=False)
     drift = sum(1 for m in members if m.kind == "drift")
     if drift:
-        click.echo(f"warning: {drift} member(s) the repository does not account for; the next apply removes "
-                   "them (put permanent members in the base policy)", err=True)
+        report_error(f"{drift} member(s) the repository does not account for; the next apply removes "
+                     "them (put permanent members in the base policy)", level="warning")
     return 0

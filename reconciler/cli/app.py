@@ -35,6 +35,8 @@ class App:
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     #: told how far a long walk of git history has got: (commits read, commits in all when known)
     progress: Progress | None = None
+    #: told how many grant files have been read so far (a folder of thousands takes seconds)
+    loading: Progress | None = None
 
     @property
     def config_path(self) -> Path:
@@ -45,7 +47,7 @@ class App:
         return at if at is not None else self.clock()
 
     def workspace(self) -> Workspace:
-        return open_workspace(self.config_path, self.merge_times, folder_existed)
+        return open_workspace(self.config_path, self.merge_times, folder_existed, progress=self.loading)
 
     def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:
         """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""

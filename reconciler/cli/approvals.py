@@ -74,8 +74,8 @@ def open_break_glass_reviews(app: App, ws: Workspace, now: datetime) -> None:
             gh.close()
     except TailjitError as e:
         report_error(e, level="warning")
-        click.echo(f"warning: the review issue of {len(active)} active break-glass grant(s) may be missing; "
-                   "the next apply tries again", err=True)
+        report_error(f"the review issue of {len(active)} active break-glass grant(s) may be missing; "
+                     "the next apply tries again", level="warning")
         return
     for name, issue in opened:
         click.echo(f"Opened break-glass review issue #{issue.number} for {name}: {issue.url}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from reconciler.cli import terminal
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION, Duration, Time
 from reconciler.cli.output import report_error
@@ -109,7 +110,7 @@ def prune_command(app: App, at: datetime | None, make_commit: bool, push: bool) 
     chosen = select(ws.config, ws.statuses(now))
     for status in chosen.doubtful:
         message = f"{status.grant.path}: not pruned: {status.problem or status.state.value}"
-        click.echo(f"warning: {message}", err=True)
+        report_error(f"{message}", level="warning")
         actions.annotate("warning", f"not pruned: {status.problem or status.state.value}", path=status.grant.path)
     if not chosen.expired:
         click.echo("Nothing to prune.")
@@ -175,7 +176,7 @@ def audit_command(app: App, since: datetime | None, fmt: str) -> int:
         click.echo(out.getvalue(), nl=False)
     elif rows:
         columns = AUDIT_COLUMNS + ((("glass", "BREAK GLASS"),) if any(r["break_glass"] for r in rows) else ())
-        click.echo(format_table([_table_row(r) for r in rows], columns), nl=False)
+        click.echo(format_table([_table_row(r) for r in rows], columns, width=terminal.current().width), nl=False)
     else:
         click.echo("No grant files in the history" + (f" since {format_time(since)}." if since else "."))
     return 0
@@ -261,7 +262,7 @@ def codeowners_command(app: App, check: bool, write_file: bool) -> int:
             return 0
         click.echo(diff, err=True, nl=False)
         message = f"{owners_file.CODEOWNERS} is out of date with {config.relative(config.path)}"
-        click.echo(f"error: {message}; run: tailjit codeowners --write", err=True)
+        report_error(f"{message}; run: tailjit codeowners --write")
         actions.annotate("error", message, path=str(owners_file.CODEOWNERS))
         return 1
     click.echo(text, nl=False)

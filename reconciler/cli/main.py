@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
+from reconciler.cli import terminal
 from reconciler.cli.access import access_command
 from reconciler.cli.adopt import fmt_command, import_command
 from reconciler.cli.app import App, system_clock
@@ -46,9 +47,11 @@ GC_THRESHOLD = 50_000
 @click.option("--backend", "backend_spec", metavar="SPEC", default=None, callback=backend_option,
               help="Where the live policy is: 'tailscale' (the API) or 'file:PATH' (a local file standing "
                    "in for the tailnet). Overrides the config's 'backend'.")
+@click.option("--no-color", is_flag=True,
+              help="No colour, even on a terminal (as NO_COLOR=1 does). Output that is piped is never coloured.")
 @click.version_option(__version__, prog_name="tailjit")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None, no_color: bool) -> None:
     """Just-in-time access to a Tailscale tailnet, as GitOps.
 
     Grant files under policy/grants/<target>/ add a user to a target's group
@@ -63,7 +66,10 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None) 
       tailjit status              who has access now, and for how long
     """
     clock = ctx.obj if callable(ctx.obj) else system_clock  # main(clock=…) hands one in
-    ctx.obj = App(config_path, backend_spec, clock=clock)
+    terminal.configure(no_color=no_color)
+    ctx.obj = App(config_path, backend_spec, clock=clock,
+                  progress=terminal.Progress("reading git history", "commits"),
+                  loading=terminal.Progress("loading grant files", "files"))
 
 
 for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
@@ -75,7 +81,7 @@ class _StderrNotes(logging.Handler):
     """Prints tailjit's log warnings (retries, waits) as ``warning: …`` lines on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {self.format(record)}", err=True)
+        click.echo(f"{terminal.level(record.levelname.lower())}: {self.format(record)}", err=True)
 
 
 def _setup_logging() -> None:

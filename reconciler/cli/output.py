@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from reconciler.cli import terminal
 from reconciler.errors import ConfigErrors, CredentialError, GrantError, TailjitError
 from reconciler.github import actions
 
@@ -24,12 +25,12 @@ def report_error(error: TailjitError | str, *, level: str = "error", prefix: str
             report_error(one, level=level, prefix=prefix, indent=indent)
         click.echo(f"{prefix}{indent}{len(error.errors)} problem(s) in {error.path}.", err=True)
         return
-    click.echo(f"{prefix}{indent}{level}: {error}", err=True)
+    click.echo(f"{prefix}{indent}{terminal.level(level)}: {error}", err=True)
     hint = error.hint if isinstance(error, TailjitError) else None
     if isinstance(error, CredentialError):
         hint = f"{hint}; run tailjit doctor to check the setup" if hint else "run tailjit doctor to check the setup"
     if hint:
-        click.echo(f"{prefix}{indent}hint: {hint}", err=True)
+        click.echo(f"{prefix}{indent}{terminal.level('hint')}: {hint}", err=True)
 
 
 def report_grant_error(error: GrantError, level: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli import fallback, notices
+from reconciler.cli import fallback, notices, terminal
 from reconciler.cli.adopt import NOT_CANONICAL, canonical_base
 from reconciler.cli.app import App
 from reconciler.cli.approvals import open_break_glass_reviews
@@ -144,12 +144,13 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     if as_json:
         click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **data}, indent=2))
     else:
-        click.echo(format_plan(the_plan, backend.name, now) + format_lock(marked, dry_run=True), nl=False)
+        click.echo(terminal.plan_text(format_plan(the_plan, backend.name, now) + format_lock(marked, dry_run=True)),
+                   nl=False)
     for error in marked.errors:  # a plan is still shown: the attributes are apply's to change
         report_error(error, level="warning")
     if marked.errors:
-        click.echo("warning: the posture attribute changes above may be incomplete; the pull-request credential "
-                   "needs devices:core:read and the posture attributes' read scope to show them", err=True)
+        report_error("the posture attribute changes above may be incomplete; the pull-request credential "
+                     "needs devices:core:read and the posture attributes' read scope to show them", level="warning")
     changes = the_plan.has_changes or bool(marked.changes)
     if pr is None and not actions.in_actions():
         return 2 if detailed_exitcode and changes else 0
@@ -229,7 +230,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         return fallback.run(app, now, [fallback.describe_failure(e)], dry_run=dry_run)
     except TailjitError as e:
         if tried:  # the plan the failed write (or the refusal) was about, before the error
-            click.echo(format_plan(tried[-1], backend.name, now), nl=False)
+            click.echo(terminal.plan_text(format_plan(tried[-1], backend.name, now)), nl=False)
         _report_lock(marked, dry_run=dry_run)
         if notifier is not None:
             notices.show(notifier.failed([str(e)], now))
@@ -239,7 +240,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     finally:
         backend.close()
     report = format_plan(outcome.plan, backend.name, now) + format_lock(marked, dry_run=dry_run)
-    click.echo(report, nl=False)
+    click.echo(terminal.plan_text(report), nl=False)
     actions.summary(report)
     _report_lock_errors(marked)
     for warning in outcome.validation.warnings if outcome.validation else ():
@@ -256,17 +257,17 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         open_break_glass_reviews(app, ws, now)
     exit_code = 0
     if outcome.plan.drift and outcome.plan.unmanaged:
-        click.echo("error: the live policy was not written by tailjit and differs from the base policy (shown "
-                   "above); only the target groups were changed. Run tailjit import to take it into git, or "
-                   "apply --force to replace it.", err=True)
+        report_error("the live policy was not written by tailjit and differs from the base policy (shown "
+                     "above); only the target groups were changed. Run tailjit import to take it into git, or "
+                     "apply --force to replace it.")
         exit_code = 1
     elif outcome.plan.drift:
-        click.echo("error: the live policy has edits made outside git (shown above); they were kept. "
-                   "Put them into the base policy, or run apply --force to overwrite them.", err=True)
+        report_error("the live policy has edits made outside git (shown above); they were kept. "
+                     "Put them into the base policy, or run apply --force to overwrite them.")
         exit_code = 1
     if problems:
         files = len({p.path for p in problems})
-        click.echo(f"error: {files} grant file(s) are invalid and granted nothing (see above).", err=True)
+        report_error(f"{files} grant file(s) are invalid and granted nothing (see above).")
         exit_code = 1
     if marked.errors:
         exit_code = 1
@@ -293,7 +294,7 @@ def status(app: App, at: datetime | None, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps({"at": format_time(now), "grants": rows}, indent=2))
     elif rows:
-        click.echo(format_table(rows, STATUS_COLUMNS), nl=False)
+        click.echo(format_table(rows, STATUS_COLUMNS, width=terminal.current().width, paint=_paint_state), nl=False)
     else:
         click.echo("No grant files.")
     return 0
@@ -393,7 +394,7 @@ def _report_cycle(cycle: Cycle, *, dry_run: bool = False) -> None:
         click.echo(f"[{stamp}] " + fallback.format_revocations(cycle.fallback, "the tailnet", cycle.at), nl=False)
     outcome = cycle.outcome
     if outcome is not None and outcome.plan.has_changes:
-        click.echo(f"[{stamp}] " + format_plan(outcome.plan, "the tailnet", cycle.at), nl=False)
+        click.echo(f"[{stamp}] " + terminal.plan_text(format_plan(outcome.plan, "the tailnet", cycle.at)), nl=False)
         click.echo(f"[{stamp}] " + ("Applied." if outcome.written else "Dry run: nothing was written."))
     for line in format_lock(cycle.lock, dry_run=dry_run).splitlines():
         if line:
@@ -422,3 +423,7 @@ def _backup(ws: Workspace, text: bytes, now: datetime) -> Path:
     return path
 
 
+
+
+def _paint_state(key: str, cell: str) -> str:
+    return terminal.state(cell.rstrip()) + cell[len(cell.rstrip()):] if key == "state" else cell

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from reconciler.core.config import Config, Target
@@ -41,15 +41,24 @@ class LoadedGrants:
     errors: tuple[GrantError, ...]
 
 
-def load_grants(config: Config) -> LoadedGrants:
-    """Read every file below the grants folder. Never raises for a bad file."""
+#: How many grant files are read between two calls of `load_grants`'s progress callback.
+PROGRESS_EVERY = 250
+
+
+def load_grants(config: Config, *, progress: Callable[[int, int | None], None] | None = None) -> LoadedGrants:
+    """Read every file below the grants folder. Never raises for a bad file.
+
+    ``progress(files read, None)`` is called every `PROGRESS_EVERY` files, and ``(n, n)`` at the end.
+    """
     grants: list[Grant] = []
     errors: list[GrantError] = []
     root = config.grants_dir
     if not root.is_dir():
         return LoadedGrants((), ())
     base = config.relative(root)
-    for parts, entry in _entries(os.fspath(root)):
+    for count, (parts, entry) in enumerate(_entries(os.fspath(root)), 1):
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count, None)
         rel = "/".join((base, *parts))
         if isinstance(entry, OSError):
             errors.append(GrantError(f"cannot read this folder: {entry.strerror}", path=rel))
@@ -62,6 +71,9 @@ def load_grants(config: Config) -> LoadedGrants:
             grants.append(found)
         else:
             errors.extend(found)
+    if progress is not None:
+        done = len(grants) + len({e.path for e in errors})
+        progress(done, done)
     return LoadedGrants(tuple(grants), tuple(errors))
 
 

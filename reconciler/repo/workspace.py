@@ -113,7 +113,8 @@ class Workspace:
 
 
 def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None,
-                   folder_existed: Callable[[Path, Path], bool] | None = None) -> Workspace:
+                   folder_existed: Callable[[Path, Path], bool] | None = None, *,
+                   progress: Callable[[int, int | None], None] | None = None) -> Workspace:
     """Read the repository. The base policy is parsed (and its errors reported) when it is rendered, so
     commands that only look at grants (status, prune, audit) work even while it is broken. ``folder_existed``
     (root, folder) tells whether an absent grants folder is in git's recent history."""
@@ -126,7 +127,7 @@ def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None,
                           hint=f"set 'policy' in {config.relative(config.path)}, or create the file") from None
     except OSError as e:
         raise PolicyError(f"cannot read: {e.strerror}", path=base_path) from None
-    loaded = load_grants(config)
+    loaded = load_grants(config, progress=progress)
     emptied = (folder_existed is not None and not config.grants_dir.is_dir()
                and folder_existed(config.root, config.grants_dir))
     if merge_times is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import GrantStatus
 from reconciler.core.plan import CHANGE_KINDS, ChangeKind, Plan
 from reconciler.core.posture import LockResult
+from reconciler.text.compact import compact_diff
 
 _SIGNS = {ChangeKind.GRANT: "+", ChangeKind.ADD: "+", ChangeKind.REVOKE: "-", ChangeKind.REMOVE: "-"}
 
@@ -48,8 +49,9 @@ def format_plan(plan: Plan, where: str, at: datetime) -> str:
             lines.append(f"  {_SIGNS[change.kind]} {change.kind:<7} {change.group:<{width}}  {change.user}{detail}")
     if plan.other_changes:
         lines += ["", f"  ~ {plan.changed_entries} other policy entries change (see the diff below)"]
-    if plan.diff:
-        lines += ["", plan.diff.rstrip("\n")]
+    diff = _shown_diff(plan.diff)
+    if diff:
+        lines += ["", diff.rstrip("\n")]
     lines += ["", plan_summary(plan)]
     return "\n".join(lines) + "\n"
 
@@ -66,6 +68,16 @@ def format_lock(result: LockResult, *, dry_run: bool) -> str:
     verb = "would change" if dry_run else "changed"
     lines.append(f"{len(result.changes) if dry_run else len(done)} posture attribute(s) {verb}.")
     return "\n".join(lines) + "\n"
+
+
+def _shown_diff(diff: str) -> str:
+    """The plan's diff as a person reads it: the file names, then each change with three lines around it,
+    without tailjit's digest header line (it changes on every write and says nothing to a person)."""
+    if not diff:
+        return ""
+    names = [line for line in diff.split("\n", 2)[:2] if line.startswith(("---", "+++"))]
+    body = compact_diff(diff, context=3)
+    return "\n".join(names) + "\n" + body if body else ""
 
 
 def status_rows(statuses: Sequence[GrantStatus], now: datetime) -> list[dict[str, Any]]:
@@ -88,15 +100,53 @@ def status_rows(statuses: Sequence[GrantStatus], now: datetime) -> list[dict[str
     return rows
 
 
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
-    """A plain aligned table; ``columns`` are ``(key, heading)``."""
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *, width: int | None = None,
+                 paint: Callable[[str, str], str] | None = None) -> str:
+    """An aligned table; ``columns`` are ``(key, heading)``.
+
+    With ``width``, the widest columns are narrowed (their cells cut with ``…``) until a row fits, but no
+    column below its heading or `MIN_COLUMN`. ``paint(key, cell)`` may style a cell once it is padded.
+    """
     if not rows:
         return ""
     cells = [[h for _, h in columns]] + [[str(r.get(k) if r.get(k) is not None else "-") for k, _ in columns]
                                          for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in cells) + "\n"
+    if width is not None:
+        widths = fit_widths(widths, [len(h) for _, h in columns], width)
+    keys = [k for k, _ in columns]
+    lines = []
+    for number, row in enumerate(cells):
+        shown = [_cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)]
+        if paint is not None and number > 0:
+            shown = [paint(k, c) for k, c in zip(keys, shown, strict=True)]
+        lines.append("  ".join(shown).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+#: A column is never narrowed below this many characters (or its heading).
+MIN_COLUMN = 8
+
+
+def fit_widths(widths: Sequence[int], headings: Sequence[int], total: int) -> list[int]:
+    """``widths`` narrowed, widest first, so that the columns and their two-space gaps fit in ``total``."""
+    fitted = list(widths)
+    floors = [min(w, max(h, MIN_COLUMN)) for w, h in zip(widths, headings, strict=True)]
+    excess = sum(fitted) + 2 * (len(fitted) - 1) - total
+    while excess > 0:
+        shrinkable = [i for i, w in enumerate(fitted) if w > floors[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: fitted[i])
+        others = max((fitted[i] for i in shrinkable if i != widest), default=floors[widest])
+        step = min(excess, fitted[widest] - max(others, floors[widest]) or 1)
+        fitted[widest] -= step
+        excess -= step
+    return fitted
+
+
+def _cut(cell: str, width: int) -> str:
+    return cell if len(cell) <= width else cell[:max(width - 1, 0)] + "…"
 
 
 STATUS_COLUMNS = (("state", "STATE"), ("target", "TARGET"), ("user", "USER"), ("start", "START"),
