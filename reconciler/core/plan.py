@@ -31,6 +31,7 @@ from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
 from reconciler.core.durations import format_time
+from reconciler.core.notes import count_noted
 from reconciler.core.notes import member_notes as member_notes  # explicit: callers read notes from here too
 from reconciler.core.policy import (
     MemberNote,
@@ -361,13 +362,8 @@ def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValu
 
 def _count_permanent(live: Policy | None, data: JSONValue, target_groups: set[str]) -> int:
     """Members of the live policy's groups that tailjit did not add (those carry no member note)."""
-    groups = _group_lists(data)
-    total = sum(len(members) for members in groups.values())
-    if live is None:
-        return total
-    members = [(g, login) for g in sorted(target_groups) for login in groups.get(g, ())]
-    temporary = member_notes(live.tree, data, members)
-    return total - len(temporary)
+    total = sum(len(members) for members in _group_lists(data).values())
+    return total if live is None else total - count_noted(live.tree, sorted(target_groups))
 
 
 def _count_entries(data: JSONValue) -> int:
