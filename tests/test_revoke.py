@@ -135,3 +135,29 @@ def test_a_missing_grants_folder_is_a_configuration_error_but_a_missing_target_f
     result = repo.run("validate")
     assert result.code == 1
     assert "policy/tailjit.yaml: 'grants': the folder policy/grants does not exist" in result.err
+
+
+def test_audit_csv_cells_never_start_a_formula() -> None:
+    from reconciler.cli.git import csv_cell
+
+    assert [csv_cell(t) for t in ("=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "alice")] == [
+        "'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)", "alice"]
+
+
+@pytest.mark.parametrize("key", ["tskey-api-k\nSECRETVALUE", "tskey-api-kSECRÉTVALUE"])
+def test_a_key_with_control_or_non_ascii_characters_is_refused_unsent(repo: AccessRepo, key: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TS_API_KEY", key)
+    monkeypatch.setenv("TS_BASE_URL", "http://127.0.0.1:9")
+    result = repo.run("--backend", "tailscale", "plan")
+    assert result.code == 1
+    assert "TS_API_KEY holds a control or non-ASCII character" in result.err
+    assert "SECR" not in result.err + result.out
+
+
+def test_a_base_url_with_a_password_is_refused_without_showing_it(repo: AccessRepo,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TS_BASE_URL", "https://user:hunter2@api.example.com")
+    result = repo.run("--backend", "tailscale", "plan")
+    assert result.code == 2
+    assert "user name or password" in result.err and "hunter2" not in result.err

@@ -185,7 +185,15 @@ def audit_command(app: App, since: datetime | None, fmt: str) -> int:
 def _csv_value(key: str, value: Any) -> Any:
     if value is None:
         return "unknown" if key == "approved_by" else ""
-    return str(value).lower() if isinstance(value, bool) else value
+    if isinstance(value, bool):
+        return str(value).lower()
+    return csv_cell(value) if isinstance(value, str) else value
+
+
+def csv_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never as a formula: a cell starting with ``= + - @`` (or a tab or
+    carriage return) gets a leading ``'`` (a requester's name or reason is written by anyone)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,10 @@ def base_url_problem(url: str) -> str | None:
         return f"{url!r} has no scheme: write https://{url.lstrip('/')}"
     if scheme.lower() not in ("http", "https"):
         return f"{url!r} is not an http(s) URL"
-    if not rest.split("/", 1)[0]:
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        return "the URL carries a user name or password (user:password@host): tailjit refuses credentials there"
+    if not authority:
         return f"{url!r} names no host"
     return None
 

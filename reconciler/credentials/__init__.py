@@ -54,9 +54,12 @@ def find_credential(env: Mapping[str, str], config: Config, *,
     """
     api_key = _env(env, "TS_API_KEY")
     if api_key:
+        _refuse_unprintable(*api_key)
         return ApiKey(Secret(api_key[1]), api_key[0])
     client_id = _env(env, "TS_OAUTH_CLIENT_ID", "TS_OAUTH_ID")
     client_secret = _env(env, "TS_OAUTH_CLIENT_SECRET", "TS_OAUTH_SECRET")
+    if client_secret:
+        _refuse_unprintable(*client_secret)
     if client_id and client_secret:
         client = OAuthClient(client_id[1], Secret(client_secret[1]), f"{client_id[0]} + {client_secret[0]}", clock)
         client.requested = tuple(scopes)
@@ -91,6 +94,14 @@ def _audience(env: Mapping[str, str], config: Config) -> str:
                       "neither 'audience' in tailjit.yaml nor TS_AUDIENCE is set", path=str(config.path),
                       hint="copy the audience from the admin console (Settings > Trust credentials > the "
                            "federated identity's details) into 'audience' in tailjit.yaml, or set TS_AUDIENCE")
+
+
+def _refuse_unprintable(name: str, value: str) -> None:
+    """A credential with a control or non-ASCII character is refused before it is sent (an HTTP library would
+    quote it back in its error), naming the variable, never the value."""
+    if not (value.isascii() and value.isprintable()):
+        raise CredentialError(f"{name} holds a control or non-ASCII character, so it cannot be a Tailscale "
+                              "credential", hint=f"set {name} again, without stray characters (a pasted newline?)")
 
 
 def _missing_hint(client_id: tuple[str, str] | None, client_secret: tuple[str, str] | None) -> str:
