@@ -109,14 +109,16 @@ class HttpClient:
              content: bytes | None = None, data: Mapping[str, str] | None = None,
              params: Mapping[str, str] | None = None,
              auth: Callable[[], str] | None = None, service: str | None = None,
-             hint: str | None = None) -> httpx.Response:
+             hint: str | None = None, max_bytes: int | None = None) -> httpx.Response:
         """Send one logical request, retrying transient failures; return the first non-transient answer.
 
         ``auth`` returns a bearer token; it is asked again for every attempt so
         that a token refreshed meanwhile is used. ``what`` names the request in
         messages (``"GET /api/v2/tailnet/-/acl"``); it must not contain secrets.
         ``service`` and ``hint`` override the client's for this request (a
-        token fetched from another service through the same client).
+        token fetched from another service through the same client). With
+        ``max_bytes``, an answer whose body is longer is refused as it arrives
+        (never held in memory whole), and never retried.
         """
         service = service or self.service
         hint = hint or self.hint
@@ -131,8 +133,13 @@ class HttpClient:
             if deadline is not None:
                 timeout = max(0.001, min(timeout, deadline - (self._timer() - started)))
             try:
-                response = self._client.request(method, url, headers=request_headers, content=content,
-                                                data=data, params=params, timeout=timeout)
+                if max_bytes is None:
+                    response = self._client.request(method, url, headers=request_headers, content=content,
+                                                    data=data, params=params, timeout=timeout)
+                else:
+                    request = self._client.build_request(method, url, headers=request_headers, content=content,
+                                                         data=data, params=params, timeout=timeout)
+                    response = _bounded(self._client.send(request, stream=True), max_bytes, what)
             except httpx.TimeoutException:
                 failure, delay = f"timed out after {timeout:g}s", None
             except httpx.TransportError as e:
@@ -164,6 +171,28 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _bounded(response: httpx.Response, max_bytes: int, what: str) -> httpx.Response:
+    """``response`` read whole if its body is at most ``max_bytes`` (decoded); else a `BackendError`."""
+    try:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise BackendError(f"{what}: the answer is {int(declared):,} bytes, more than the {max_bytes:,} "
+                               "tailjit reads")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise BackendError(f"{what}: the answer is more than the {max_bytes:,} bytes tailjit reads")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    # The body is decoded already: the copy keeps every header but those that describe the encoded body.
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=response.request)
 
 
 def _transport_reason(error: httpx.TransportError) -> str:

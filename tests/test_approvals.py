@@ -257,7 +257,7 @@ def test_without_a_token_the_check_fails(repo: AccessRepo, fake: FakeGitHub, mon
     ("/repos/example/access/pulls/7/reviews", 200, json.dumps([{"state": "APPROVED"}] * 101).encode(),
      "listing the reviews of #7: GitHub answered 101 items on a page of at most 100"),
     ("/repos/example/access/pulls/7/reviews", 200, b"[" + b" " * (9 * 1024 * 1024) + b"]",
-     "listing the reviews of #7: GitHub's answer is 9,437,186 bytes, more than the 8,388,608 tailjit reads"),
+     "listing the reviews of #7: the answer is 9,437,186 bytes, more than the 8,388,608 tailjit reads"),
     ("/repos/example/access/pulls/7/reviews", 200, b'{"message": "a dict"}',
      "listing the reviews of #7: GitHub answered something other than a list of objects"),
     ("/repos/example/access/pulls/7", 200, b'{"user": {"login": "bob"}, "head": {}}',
@@ -277,6 +277,15 @@ def test_a_hostile_or_broken_answer_fails_the_check_clearly(repo: AccessRepo, fa
     assert result.code == 1
     assert f"error: {expected}" in result.err
     assert "satisfied" not in result.out
+
+
+def test_a_huge_answer_of_unknown_length_is_refused_as_it_arrives(repo: AccessRepo, fake: FakeGitHub) -> None:
+    fake.add_pull(7, author="bob", files={ALICE: GRANT})
+    fake.answer_raw("/repos/example/access/pulls/7/reviews", 200, b"[" + b" " * (20 * 1024 * 1024) + b"]",
+                    length=False)
+    result = check(repo)
+    assert result.code == 1
+    assert "error: listing the reviews of #7: the answer is more than the 8,388,608 bytes tailjit reads" in result.err
 
 
 def test_a_team_the_token_cannot_see_says_which_token_to_use(repo: AccessRepo, fake: FakeGitHub) -> None:

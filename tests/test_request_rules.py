@@ -87,6 +87,9 @@ def test_login_patterns_match_logins_and_whole_domains_only() -> None:
      "tailjit.yaml:9: 'requesters' must be a list of strings"),
     ("'INC-[0-9]+'", "'INC-[0-9+'", "tailjit.yaml:10: reason_pattern of target 'prod' is not a regular expression"),
     ("'INC-[0-9]+'", "'" + "a" * 501 + "'", "tailjit.yaml:10: reason_pattern of target 'prod' is 501 characters"),
+    ("'INC-[0-9]+'", "'^(\\w+\\s?)*$'",
+     "tailjit.yaml:10: reason_pattern of target 'prod' repeats a group that itself repeats ('^(\\\\w+\\\\s?)*$'): "
+     "matching a hostile reason could take exponential time"),
     ("default_duration: 2h", "default_duration: 9h",
      "tailjit.yaml:11: default_duration 9h of target 'prod' is longer than its max_duration 8h"),
     ("default_duration: 2h", "default_duration: soon", "tailjit.yaml:11: 'soon' is not a duration"),

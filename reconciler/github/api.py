@@ -33,7 +33,7 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 #: Stop following ``Link: rel="next"`` after this many pages (10,000 comments).
 MAX_PAGES = 100
-#: An answer larger than this is refused (a page of 100 pull-request files is well under 1 MB).
+#: An answer larger than this is refused as it arrives (a page of 100 pull-request files is well under 1 MB).
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 FORBIDDEN_HINT = ("the job needs 'permissions: pull-requests: write'; pull requests from forks get a read-only "
                   "token and no plan comment")
@@ -171,17 +171,13 @@ class GitHub:
             headers["Content-Type"] = "application/json"
         try:
             return self._http.send(method, url, what=what, headers=headers, content=content,
-                                   auth=self._token.reveal)
+                                   auth=self._token.reveal, max_bytes=MAX_ANSWER_BYTES)
         except BackendError as e:
-            raise GitHubError(e.message.replace(self._token.reveal(), "***"),
-                              hint="GitHub may be unavailable (https://www.githubstatus.com); re-run the job") from None
+            raise GitHubError(e.message.replace(self._token.reveal(), "***"), hint=e.hint) from None
 
     def _json(self, response: httpx.Response, what: str, *, expect: int) -> Any:
         if response.status_code != expect:
             raise self._failure(response, what)
-        if len(response.content) > MAX_ANSWER_BYTES:
-            raise GitHubError(f"{what}: GitHub's answer is {len(response.content):,} bytes, more than the "
-                              f"{MAX_ANSWER_BYTES:,} tailjit reads")
         try:
             return response.json()
         except ValueError:

@@ -78,6 +78,37 @@ def find_config(start: Path) -> Path:
     raise ConfigError(f"no {DEFAULT_CONFIG} in {here} or any folder above it", hint=_DISCOVERY_HINT)
 
 
+def nested_repetition(pattern: str) -> bool:
+    """Whether ``pattern`` repeats a group that contains a repetition (``(a+)+``, ``(x*y)*``, ``(a{2,})+``).
+
+    Python's regular expressions backtrack, so such a pattern can take exponential time on a crafted reason,
+    and a grant file's reason is written by whoever opens a pull request. A deliberately simple scan: it
+    may refuse a harmless pattern, which can always be written another way.
+    """
+    repeated_inside: list[bool] = []
+    escaped = in_class = False
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            repeated_inside.append(False)
+        elif char in "*+{" and repeated_inside:
+            repeated_inside[-1] = True
+        elif char == ")" and repeated_inside:
+            inner = repeated_inside.pop()
+            if inner and pattern[index + 1:index + 2] in ("*", "+", "{"):
+                return True
+            if inner and repeated_inside:
+                repeated_inside[-1] = True
+    return False
+
+
 def load_config(path: Path) -> Config:
     """Read and check ``tailjit.yaml``. Raises `ConfigError` naming ``path:line``; `ConfigErrors` when there is
     more than one problem (each setting, and each target, is checked on its own, so every one is reported)."""
@@ -322,10 +353,15 @@ class _Reader:
             raise self.error(f"reason_pattern of target {name!r} is {len(raw)} characters; the limit is "
                              f"{MAX_PATTERN}", line)
         try:
-            return re.compile(raw)
+            pattern = re.compile(raw)
         except re.error as e:
             raise self.error(f"reason_pattern of target {name!r} is not a regular expression: {e}", line,
                              hint="e.g. reason_pattern: 'INC-[0-9]+' (quote it in YAML)") from None
+        if nested_repetition(raw):
+            raise self.error(f"reason_pattern of target {name!r} repeats a group that itself repeats "
+                             f"({raw[:60]!r}): matching a hostile reason could take exponential time", line,
+                             hint="repeat a character class instead, e.g. '[A-Z0-9-]+' rather than '([A-Z]+-?)+'")
+        return pattern
 
     def break_glass(self, name: str, spec: YMap, max_duration: timedelta) -> BreakGlass | None:
         node = spec.get("break_glass")

@@ -140,7 +140,7 @@ class FakeGitHub:
     requests: list[tuple[str, str]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
-    raw: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    raw: dict[str, tuple[int, bytes, bool]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _clock: int = 0
 
@@ -195,8 +195,10 @@ class FakeGitHub:
     def fail_next(self, times: int, status: int) -> None:
         self.failures += [status] * times
 
-    def answer_raw(self, path: str, status: int, body: bytes) -> None:
-        self.raw[path] = (status, body)
+    def answer_raw(self, path: str, status: int, body: bytes, *, length: bool = True) -> None:
+        """Answer ``path`` with ``body`` as it is; ``length=False`` leaves out Content-Length (the body then
+        ends when the connection closes)."""
+        self.raw[path] = (status, body, length)
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.requests if m == method)
@@ -213,8 +215,8 @@ class FakeGitHub:
                 return 401, {}, {"message": "Bad credentials"}
             parts = urlsplit(target)
             if parts.path in self.raw:
-                status, raw = self.raw[parts.path]
-                return status, {}, raw
+                status, raw, length = self.raw[parts.path]
+                return status, {} if length else {"Content-Length": ""}, raw
             query = parse_qs(parts.query)
             for pattern, verb, handler in self._routes():
                 match = re.fullmatch(pattern, parts.path)
@@ -353,7 +355,10 @@ class _Handler(BaseHTTPRequestHandler):
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        if headers.pop("Content-Length", None) is None:
+            self.send_header("Content-Length", str(len(data)))
+        else:
+            self.close_connection = True
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
