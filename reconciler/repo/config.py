@@ -6,16 +6,14 @@ config file's parent's parent (``<root>/policy/tailjit.yaml``).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from reconciler.core.config import (
     DEFAULT_EXPIRING_BEFORE,
-    DOMAIN_PATTERN,
     GITHUB_LOGIN,
     GITHUB_PREFIX,
     GROUP_NAME,
@@ -25,7 +23,6 @@ from reconciler.core.config import (
     SINK_KINDS,
     TARGET_NAME,
     AwsSecret,
-    BreakGlass,
     Config,
     Safety,
     Sink,
@@ -38,6 +35,8 @@ from reconciler.core.grants import LOGIN
 from reconciler.core.posture import lock_problem
 from reconciler.errors import ConfigError, ConfigErrors
 from reconciler.repo import yamlfile
+from reconciler.repo.fields import value_line
+from reconciler.repo.rules import RulesReader
 from reconciler.repo.yamlfile import YList, YMap, YScalar
 
 DEFAULT_CONFIG = Path("policy/tailjit.yaml")
@@ -46,11 +45,6 @@ _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "
              "targets", "identities", "safety", "owners", "notify", "expiring_before"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers", "approvals", "requesters", "reason_pattern",
                 "default_duration", "break_glass", "lock"}
-_BREAK_GLASS_KEYS = {"max_duration", "allowed"}
-#: More approvals than this is a typo, not a policy.
-MAX_APPROVALS = 20
-#: A reason_pattern longer than this is refused (reasons themselves are at most 500 characters).
-MAX_PATTERN = 500
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
 _SINK_KEYS = {"type", "url_env", "secret_env", "timeout", "retries"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -78,35 +72,6 @@ def find_config(start: Path) -> Path:
     raise ConfigError(f"no {DEFAULT_CONFIG} in {here} or any folder above it", hint=_DISCOVERY_HINT)
 
 
-def nested_repetition(pattern: str) -> bool:
-    """Whether ``pattern`` repeats a group that contains a repetition (``(a+)+``, ``(x*y)*``, ``(a{2,})+``).
-
-    Python's regular expressions backtrack, so such a pattern can take exponential time on a crafted reason,
-    and a grant file's reason is written by whoever opens a pull request. A deliberately simple scan: it
-    may refuse a harmless pattern, which can always be written another way.
-    """
-    repeated_inside: list[bool] = []
-    escaped = in_class = False
-    for index, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            repeated_inside.append(False)
-        elif char in "*+{" and repeated_inside:
-            repeated_inside[-1] = True
-        elif char == ")" and repeated_inside:
-            inner = repeated_inside.pop()
-            if inner and pattern[index + 1:index + 2] in ("*", "+", "{"):
-                return True
-            if inner and repeated_inside:
-                repeated_inside[-1] = True
-    return False
 
 
 def load_config(path: Path) -> Config:
@@ -155,7 +120,6 @@ def load_config(path: Path) -> Config:
     return config
 
 
-_T = TypeVar("_T")
 
 
 def load_connection(path: Path | None) -> Config:
@@ -194,52 +158,8 @@ def load_connection(path: Path | None) -> Config:
     )
 
 
-class _Reader:
-    """Reads settings; `attempt` records a setting's problem and goes on, so that every problem is reported."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[ConfigError] = []
-
-    def error(self, message: str, line: int, hint: str | None = None) -> ConfigError:
-        return ConfigError(message, path=self.path, line=line, hint=hint)
-
-    def attempt(self, read: Callable[[], _T], default: _T) -> _T:
-        """``read()``, or ``default`` with its `ConfigError` recorded."""
-        try:
-            return read()
-        except ConfigError as e:
-            self.problems.append(e)
-            return default
-
-    def unknown_keys(self, node: YMap, allowed: set[str], what: str) -> None:
-        """Records every key not in ``allowed``, with the nearest allowed one as the hint."""
-        for key in node:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                self.problems.append(self.error(
-                    f"unknown {what} {key!r}", node.line_of(key),
-                    hint=f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(sorted(allowed))}"))
-
-    def opt_str(self, node: YMap, key: str) -> str | None:
-        value = node.get(key)
-        if yamlfile.is_null(value):
-            return None
-        if not isinstance(value, YScalar):
-            raise self.error(f"{key!r} must be a string", node.line_of(key))
-        return value.value
-
-    def checked(self, node: YMap, key: str, problem: Callable[[str], str | None]) -> str | None:
-        """The string at ``key`` (None when absent), refused at its line when ``problem`` finds one."""
-        value = self.opt_str(node, key)
-        found = None if value is None else problem(value)
-        if found is not None:
-            raise self.error(f"{key!r}: {found}", _value_line(node, key))
-        return value
-
-    def str_(self, node: YMap, key: str, default: str) -> str:
-        value = self.opt_str(node, key)
-        return default if value is None else value
+class _Reader(RulesReader):
+    """Reads the settings of tailjit.yaml (see `FieldReader` for how problems are collected)."""
 
     def targets(self, doc: YMap) -> dict[str, Target]:
         node = doc.get("targets")
@@ -277,7 +197,7 @@ class _Reader:
         target = self.target(name, group, spec)
         problem = lock_problem(target, {**targets, name: target}) if target.posture_locked else None
         if problem is not None:
-            raise self.error(problem, _value_line(spec, "lock"))
+            raise self.error(problem, value_line(spec, "lock"))
         return target
 
     def target(self, name: str, group: str, spec: YMap) -> Target:
@@ -309,88 +229,10 @@ class _Reader:
         if raw not in LOCKS:
             shown = "a list or mapping" if raw is None else repr(raw[:40])
             raise self.error(f"'lock' of target {name!r} must be 'none' or 'posture', not {shown}",
-                             _value_line(spec, "lock"),
+                             value_line(spec, "lock"),
                              hint="lock: posture adds a device posture attribute that Tailscale expires by itself "
                                   "(see docs/posture-lock.md)")
         return raw
-
-    def duration(self, node: YMap, key: str, what: str) -> timedelta | None:
-        raw = self.opt_str(node, key)
-        if raw is None:
-            return None
-        try:
-            value = parse_duration(raw)
-        except ValueError as e:
-            raise self.error(str(e), node.line_of(key)) from None
-        if value > MAX_DURATION_CEILING:
-            raise self.error(f"{key} {raw} of {what} exceeds the 90d ceiling",
-                             node.line_of(key))
-        return value
-
-    def approvals(self, name: str, spec: YMap) -> int:
-        raw = self.opt_str(spec, "approvals")
-        if raw is None:
-            return 1
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_APPROVALS:
-            raise self.error(f"'approvals' of target {name!r} must be a whole number from 1 to {MAX_APPROVALS} "
-                             f"(distinct approving reviewers), not {raw[:40]!r}", spec.line_of("approvals"))
-        return int(raw)
-
-    def login_patterns(self, node: YMap, key: str, where: str) -> tuple[str, ...]:
-        patterns = self.str_list(node, key)
-        for pattern in patterns:
-            if not (LOGIN.fullmatch(pattern) or DOMAIN_PATTERN.fullmatch(pattern)):
-                raise self.error(f"{where}: {pattern[:80]!r} is neither a Tailscale login (alice@example.com) "
-                                 f"nor a domain pattern (*@example.com)", node.line_of(key))
-        return patterns
-
-    def pattern(self, name: str, spec: YMap) -> re.Pattern[str] | None:
-        raw = self.opt_str(spec, "reason_pattern")
-        if raw is None:
-            return None
-        line = spec.line_of("reason_pattern")
-        if len(raw) > MAX_PATTERN:
-            raise self.error(f"reason_pattern of target {name!r} is {len(raw)} characters; the limit is "
-                             f"{MAX_PATTERN}", line)
-        try:
-            pattern = re.compile(raw)
-        except re.error as e:
-            raise self.error(f"reason_pattern of target {name!r} is not a regular expression: {e}", line,
-                             hint="e.g. reason_pattern: 'INC-[0-9]+' (quote it in YAML)") from None
-        if nested_repetition(raw):
-            raise self.error(f"reason_pattern of target {name!r} repeats a group that itself repeats "
-                             f"({raw[:60]!r}): matching a hostile reason could take exponential time", line,
-                             hint="repeat a character class instead, e.g. '[A-Z0-9-]+' rather than '([A-Z]+-?)+'")
-        return pattern
-
-    def break_glass(self, name: str, spec: YMap, max_duration: timedelta) -> BreakGlass | None:
-        node = spec.get("break_glass")
-        if yamlfile.is_null(node):
-            return None
-        if not isinstance(node, YMap):
-            raise self.error(f"break_glass of target {name!r} must be a mapping, e.g. "
-                             "{max_duration: 1h, allowed: ['*@example.com']}", spec.line_of("break_glass"))
-        self.unknown_keys(node, _BREAK_GLASS_KEYS, f"key in break_glass of target {name!r}:")
-        limit = self.duration(node, "max_duration", f"break_glass of target {name!r}")
-        if limit is None:
-            raise self.error(f"break_glass of target {name!r} needs 'max_duration' (e.g. 1h)", node.line)
-        if limit > max_duration:
-            raise self.error(f"break_glass max_duration {format_duration(limit)} of target {name!r} is longer than "
-                             f"the target's max_duration {format_duration(max_duration)}",
-                             node.line_of("max_duration"))
-        allowed = self.login_patterns(node, "allowed", f"targets.{name}.break_glass.allowed")
-        if not allowed:
-            raise self.error(f"break_glass of target {name!r} needs 'allowed': the logins or *@domain patterns "
-                             "who may use it", node.line_of("allowed"))
-        return BreakGlass(max_duration=limit, allowed=allowed)
-
-    def str_list(self, node: YMap, key: str) -> tuple[str, ...]:
-        value = node.get(key)
-        if yamlfile.is_null(value):
-            return ()
-        if not isinstance(value, YList) or not all(isinstance(i, YScalar) for i in value):
-            raise self.error(f"{key!r} must be a list of strings", node.line_of(key))
-        return tuple(i.value for i in value if isinstance(i, YScalar))
 
     def identities(self, doc: YMap) -> dict[str, str]:
         node = doc.get("identities")
@@ -444,24 +286,6 @@ class _Reader:
             max_changed_entries=self.share(node, "max_changed_entries", defaults.max_changed_entries),
             min_existing=int(self.number(node, "min_existing", defaults.min_existing, integer=True)),
         )
-
-    def share(self, node: YMap, key: str, default: float) -> float:
-        value = self.number(node, key, default, integer=False)
-        if not 0 <= value <= 1:
-            raise self.error(f"{key!r} is a share between 0 and 1 (0.3 = 30%)", node.line_of(key))
-        return value
-
-    def number(self, node: YMap, key: str, default: float, *, integer: bool) -> float:
-        raw = self.opt_str(node, key)
-        if raw is None:
-            return default
-        try:
-            value = int(raw) if integer else float(raw)
-        except ValueError:
-            raise self.error(f"{key!r} must be a {'whole ' if integer else ''}number", node.line_of(key)) from None
-        if value < 0:
-            raise self.error(f"{key!r} must not be negative", node.line_of(key))
-        return value
 
     def sinks(self, doc: YMap) -> tuple[Sink, ...]:
         node = doc.get("notify")
@@ -530,7 +354,3 @@ class _Reader:
             raise self.error(f"expiring_before {raw} exceeds the 90d ceiling", doc.line_of("expiring_before"))
         return value
 
-def _value_line(node: YMap, key: str) -> int:
-    """The line of ``key``'s value (a value may sit on the line after its key)."""
-    value = node.get(key)
-    return value.line if isinstance(value, YScalar | YList | YMap) else node.line_of(key)
