@@ -92,7 +92,6 @@ class MemberChange:
 @dataclass(frozen=True)
 class Plan:
     live: bytes
-    rendered: bytes
     proposed: bytes
     drift: bool = False
     drift_diff: str = ""
@@ -274,7 +273,7 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         reduced = _without_equal_members(live_data, proposed_data)
         other_ops = tuple(jsonpatch.make_patch(*(_without_target_groups(x, target_groups) for x in reduced)).patch)
     return Plan(
-        live=live_text, rendered=rendered.text, proposed=proposed.text, drift=drift, drift_diff=drift_diff,
+        live=live_text, proposed=proposed.text, drift=drift, drift_diff=drift_diff,
         created=created, member_changes=member_changes, other_changes=other_ops,
         diff=unified_diff(live_text, proposed.text, "live", "desired") if live_text != proposed.text else "",
         existing_members=_count_permanent(live, live_data, target_groups),
