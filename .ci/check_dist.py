@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reconciler import __version__  # noqa: E402
 
 #: Files the wheel must carry besides Python modules (package data).
-WHEEL_DATA: tuple[str, ...] = ()
+WHEEL_DATA = tuple(f"reconciler/templates/{name}" for name in (
+    "README.md", "workflows/plan.yml", "workflows/plan-comment.yml", "workflows/apply.yml", "workflows/reconcile.yml"))
 
 
 def main(dist: Path) -> int:

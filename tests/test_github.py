@@ -57,6 +57,16 @@ def test_event_head_sha_reads_the_pull_request_head(tmp_path: Path) -> None:
     assert event_head_sha({}) is None
 
 
+def test_event_head_sha_reads_the_head_of_the_run_that_started_a_workflow_run(tmp_path: Path) -> None:
+    """The plan comment's job runs on workflow_run: the pull request's commit is the triggering run's head."""
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"workflow_run": {"head_sha": "e" * 40, "event": "pull_request"}}))
+    assert event_head_sha({"GITHUB_EVENT_PATH": str(event)}) == "e" * 40
+    for hostile in ([1, 2], "pull_request", {"workflow_run": ["x"]}, {"pull_request": None}):
+        event.write_text(json.dumps(hostile))
+        assert event_head_sha({"GITHUB_EVENT_PATH": str(event)}) is None
+
+
 def test_upsert_creates_the_comment_once_then_edits_it(fake: FakeGitHub) -> None:
     gh = client(fake)
     first = gh.upsert_comment(7, MARKER + "\nplan one")

@@ -14,7 +14,7 @@ from reconciler.core.config import Config
 from reconciler.core.grants import Grant
 from reconciler.git.history import MergeTimes, Progress, merge_times
 from reconciler.git.reviewed import folder_existed
-from reconciler.repo.config import find_config
+from reconciler.repo.config import find_config, load_config
 from reconciler.repo.workspace import Workspace, open_workspace
 
 
@@ -29,6 +29,9 @@ class App:
     #: ``--config`` as given; None: found upward from the current folder (`config_path`)
     config_option: Path | None
     backend_spec: str | None
+    #: ``--connection-config``: the tailjit.yaml whose connection settings (backend, tailnet, base_url,
+    #: audience, credentials) are used instead of those of ``--config`` (a pull request's, read as data)
+    connection_option: Path | None = None
     #: where "now" comes from when a command is not given ``--at``; tests pass a fixed one
     clock: Callable[[], datetime] = field(default=system_clock)
     #: the environment (notification sinks read their URL and secret variables from it)
@@ -57,5 +60,8 @@ class App:
         return self.open_backend(ws.config, write=write)
 
     def open_backend(self, config: Config, *, write: bool = True) -> Backend:
-        """The backend ``--backend`` or the config names; ``write=False`` for a command that only reads."""
-        return open_backend(self.backend_spec or config.backend, config, write=write)
+        """The backend ``--backend`` or the config names; ``write=False`` for a command that only reads. With
+        ``--connection-config``, that file's settings are used instead of ``config``'s: then nothing of
+        ``--config`` decides where tailjit connects, with what credential, or which token audience it asks for."""
+        settings = config if self.connection_option is None else load_config(self.connection_option)
+        return open_backend(self.backend_spec or settings.backend, settings, write=write)

@@ -27,6 +27,7 @@ from reconciler.cli.app import App, system_clock
 from reconciler.cli.approvals import approvals_command
 from reconciler.cli.doctor import doctor
 from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
+from reconciler.cli.init import init_command
 from reconciler.cli.options import backend_option
 from reconciler.cli.output import report_error
 from reconciler.cli.reconcile import apply, plan, render, status, validate
@@ -49,9 +50,15 @@ GC_THRESHOLD = 50_000
                    "in for the tailnet). Overrides the config's 'backend'.")
 @click.option("--no-color", is_flag=True,
               help="No colour, even on a terminal (as NO_COLOR=1 does). Output that is piped is never coloured.")
+@click.option("--connection-config", "connection_path", type=click.Path(path_type=Path), default=None,
+              metavar="PATH",
+              help="Take backend, tailnet, base_url, audience and credentials from this tailjit.yaml instead of "
+                   "from --config's (whose targets, policy and grants are still read). For planning a pull "
+                   "request's policy/ with the default branch's settings.")
 @click.version_option(__version__, prog_name="tailjit")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None, no_color: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None, no_color: bool,
+        connection_path: Path | None) -> None:
     """Just-in-time access to a Tailscale tailnet, as GitOps.
 
     Grant files under policy/grants/<target>/ add a user to a target's group
@@ -67,13 +74,13 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None, 
     """
     clock = ctx.obj if callable(ctx.obj) else system_clock  # main(clock=…) hands one in
     terminal.configure(no_color=no_color)
-    ctx.obj = App(config_path, backend_spec, clock=clock,
+    ctx.obj = App(config_path, backend_spec, connection_path, clock=clock,
                   progress=terminal.Progress("reading git history", "commits"),
                   loading=terminal.Progress("loading grant files", "files"))
 
 
 for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
-                audit_command, codeowners_command, fmt_command, import_command, approvals_command):
+                audit_command, codeowners_command, fmt_command, import_command, approvals_command, init_command):
     cli.add_command(command)
 
 

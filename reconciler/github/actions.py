@@ -64,7 +64,8 @@ def summary_markdown(markdown: str) -> None:
 
 
 def event_head_sha(env: Mapping[str, str] | None = None) -> str | None:
-    """The pull request's head commit from the event payload (``GITHUB_EVENT_PATH``), if there is one.
+    """The pull request's head commit from the event payload (``GITHUB_EVENT_PATH``), if there is one:
+    ``pull_request.head.sha``, or ``workflow_run.head_sha`` in a job started by the pull request's run.
 
     ``GITHUB_SHA`` of a ``pull_request`` run is GitHub's test merge commit,
     which no reader of the pull request would recognise.
@@ -76,7 +77,7 @@ def event_head_sha(env: Mapping[str, str] | None = None) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:
             event = json.load(f)
-        sha = event["pull_request"]["head"]["sha"]
+        sha = event["pull_request"]["head"]["sha"] if "pull_request" in event else event["workflow_run"]["head_sha"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sha if isinstance(sha, str) else None

@@ -1,0 +1,1 @@
+"""Files ``tailjit init`` writes into a new access repository (package data, read with importlib.resources)."""
