@@ -13,7 +13,8 @@ from reconciler import __version__  # noqa: E402
 
 #: Files the wheel must carry besides Python modules (package data).
 WHEEL_DATA = tuple(f"reconciler/templates/{name}" for name in (
-    "README.md", "workflows/plan.yml", "workflows/plan-comment.yml", "workflows/apply.yml", "workflows/reconcile.yml"))
+    "README.md", "workflows/plan.yml", "workflows/plan-comment.yml", "workflows/apply.yml", "workflows/reconcile.yml",
+    "workflows/approvals.yml"))
 
 
 def main(dist: Path) -> int:

@@ -15,7 +15,7 @@ from tests.support.access import Result
 from tests.support.fake_tailscale import serve
 
 TARGETS = ("--target", "prod=group:prod:8h", "--target", "staging=staging:7d")
-WRITTEN = {".github/CODEOWNERS", ".github/workflows/apply.yml", ".github/workflows/plan.yml",
+WRITTEN = {".github/CODEOWNERS", ".github/workflows/apply.yml", ".github/workflows/approvals.yml", ".github/workflows/plan.yml",
            ".github/workflows/plan-comment.yml", ".github/workflows/reconcile.yml", ".gitignore", "README.md",
            "policy/grants/prod/.gitkeep", "policy/grants/staging/.gitkeep", "policy/policy.hujson",
            "policy/tailjit.yaml"}
@@ -40,7 +40,7 @@ def test_init_writes_a_repository_that_validates(tmp_path: Path, run_cli: Callab
     result = run_cli("init", str(root), *TARGETS, "--owner", "@example/sre", "--action", f"example/tailjit@{SHA}")
     assert result.code == 0, result.err
     assert files_in(root) == WRITTEN
-    assert "11 files, 2 target(s)" in result.out
+    assert "12 files, 2 target(s)" in result.out
     monkeypatch.chdir(root / "policy" / "grants")
     validate = run_cli("validate")
     assert validate.code == 0, validate.err
