@@ -48,7 +48,7 @@ def test_the_pull_requests_base_url_and_audience_are_ignored(
         repo.config.write_text(CONFIG + f"base_url: {attacker.url}\naudience: attacker-audience\n")
         repo.grant("prod", "alice.yaml", GRANT)
         trusted.write_text(CONFIG.replace("backend: file:tailnet.hujson", "backend: tailscale")
-                           + f"base_url: {tailnet.url}\n")
+                           + f"base_url: {tailnet.url}\naudience: api.tailscale.com/{CLIENT_ID}\n")
 
         planned = repo.run("--connection-config", str(trusted), "--backend", "tailscale", "plan", "--at", AT)
         assert planned.code == 0, planned.err

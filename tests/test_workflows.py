@@ -192,6 +192,7 @@ def test_the_credentialed_plan_runs_the_default_branch_and_reads_the_pull_reques
     assert command == ("tailjit --config pull-request/policy/tailjit.yaml --connection-config policy/tailjit.yaml "
                        "--backend tailscale plan --pr ${{ github.event.workflow_run.pull_requests[0].number }}")
     assert step_env(job)["TS_OAUTH_CLIENT_ID"] == "${{ vars.TS_PLAN_CLIENT_ID }}", "the read-only identity"
+    assert step_env(job)["TS_AUDIENCE"] == "${{ vars.TS_PLAN_AUDIENCE }}", "the read-only identity's audience"
     assert not any("run" in s for s in steps(job)), "nothing from the pull request is executed"
 
 
@@ -202,6 +203,7 @@ def test_a_push_to_main_applies() -> None:
     assert job["if"].startswith(CONFIGURED["TS_APPLY_CLIENT_ID"])
     assert runs(job).endswith("tailjit --backend tailscale apply")
     assert step_env(job)["TS_OAUTH_CLIENT_ID"] == "${{ vars.TS_APPLY_CLIENT_ID }}"
+    assert step_env(job)["TS_AUDIENCE"] == "${{ vars.TS_APPLY_AUDIENCE }}"
 
 
 def test_the_schedule_revokes_then_prunes_and_break_glass_needs_its_environment() -> None:
