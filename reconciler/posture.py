@@ -133,6 +133,20 @@ def target_of_grant(grant: str) -> str:
     return grant.split("/", 1)[0]
 
 
+def unmark_revoked(backend: Backend, targets: Mapping[str, Target] | None, revoked: Iterable[tuple[str, str]], *,
+                   dry_run: bool = False) -> LockResult:
+    """After the revoke-only fallback removed ``revoked`` members (``(login, grant)`` as their notes name the
+    grant: ``prod/alice.yaml``), delete their devices' attributes. With the config's ``targets`` only for locked
+    targets (none: nothing is read); without a readable config (None) for every target a note names, since the
+    fallback cannot tell which are locked: a device that does not hold the attribute is left alone."""
+    pairs = [(login, target_of_grant(grant)) for login, grant in revoked]
+    if targets is not None:
+        locked = {t.name for t in targets.values() if t.posture_locked}
+        pairs = [(login, target) for login, target in pairs if target in locked]
+    lock = open_lock(backend, targets or {}, always=True) if pairs else None
+    return LockResult() if lock is None else lock.revoke_members(pairs, dry_run=dry_run)
+
+
 def open_lock(backend: Backend, targets: Mapping[str, Target], *, always: bool = False) -> LockRun | None:
     """A run of the lock for ``targets`` through ``backend``'s tailnet; None when no target is locked (unless
     ``always``: the revoke-only fallback, which may run without a readable config, passes it and calls

@@ -35,7 +35,7 @@ from reconciler.core.grants import GrantStatus, State
 from reconciler.core.posture import LockResult
 from reconciler.errors import GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.notify.events import due_expiring
-from reconciler.posture import open_lock
+from reconciler.posture import open_lock, unmark_revoked
 from reconciler.reconcile import Outcome, RevokeOutcome, reconcile, revoke_only
 from reconciler.repo.grants import grant_names
 from reconciler.repo.workspace import Workspace
@@ -244,8 +244,13 @@ class Watcher:
             with contextlib.suppress(Exception):
                 existing = grant_names(ws.config)
         fallen: RevokeOutcome | None = None
+        marked = LockResult()
         try:
             fallen = revoke_only(self.backend, now, existing=existing, dry_run=self.dry_run)
+            if fallen.written or self.dry_run:  # the members are gone: now their posture attributes
+                marked = unmark_revoked(self.backend, None if ws is None else ws.config.targets,
+                                        [(r.user, r.note.grant) for r in fallen.plan.revocations],
+                                        dry_run=self.dry_run)
         except TailjitError as e:
             errors.append(e)
         except Exception as e:  # reported; the next cycle tries again
@@ -256,7 +261,7 @@ class Watcher:
             wake, why = expiry + MARGIN, "a member's note expires"
         return Cycle(now, wake, why, None, (), tuple(errors), pulled, statuses=statuses,
                      fallback=fallen, fallback_reasons=tuple(reasons),
-                     problems_changed=self._problems_changed(()))
+                     problems_changed=self._problems_changed(()), lock=marked)
 
     def _problems_changed(self, problems: tuple[GrantError, ...]) -> bool:
         seen = tuple(str(p) for p in problems)

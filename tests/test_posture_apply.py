@@ -404,3 +404,57 @@ def test_device_names_are_printed_without_control_characters(repo: AccessRepo, f
     assert result.code == 0, result.err
     assert "\x1b" not in result.out and "\n+ set    custom:tailjit_prod on forged" not in result.out
     assert "on evil+ set    custom:tailjit_prod on forged[2J (alice@example.com)" in result.out
+
+
+def test_the_revoke_only_fallback_unmarks_the_members_it_removes(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.grant("prod", "alice.yaml", ALICE)
+    assert repo.run("apply", "--at", AT).code == 0
+    base = repo.root / "policy" / "policy.hujson"
+    base.write_text(base.read_text().replace('"acls": [', '"acls": [[['))  # the full reconcile cannot run
+    fake.received.clear()
+    result = repo.run("apply", "--at", "2026-11-24T14:30:00Z")
+    assert result.code == 1 and "falling back to revoke-only" in result.err
+    assert members(fake) == [] and fake.devices.holders(KEY) == {}
+    order = calls(fake)
+    assert order.index(("POST", ACL)) < min(i for i, (m, _) in enumerate(order) if m == "DELETE")
+    assert "- delete custom:tailjit_prod on alice-laptop (alice@example.com)" in result.out
+
+
+def test_the_fallback_without_a_readable_config_unmarks_by_the_note(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.grant("prod", "alice.yaml", ALICE)
+    assert repo.run("apply", "--at", AT).code == 0
+    repo.config.write_text(repo.config.read_text() + "targets: [\n")  # not YAML any more
+    result = repo.run("apply", "--at", "2026-11-24T14:30:00Z")
+    assert result.code == 1 and "falling back to revoke-only" in result.err
+    assert members(fake) == [] and fake.devices.holders(KEY) == {}
+
+
+def test_the_fallback_of_an_unlocked_repository_reads_no_device(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.config.write_text(repo.config.read_text().replace("    lock: posture\n", ""))
+    repo.grant("staging", "erin.yaml", STAGING)
+    assert repo.run("apply", "--at", AT).code == 0
+    base = repo.root / "policy" / "policy.hujson"
+    base.write_text(base.read_text().replace('"acls": [', '"acls": [[['))
+    fake.received.clear()
+    result = repo.run("apply", "--at", "2026-11-24T14:30:00Z")
+    assert result.code == 1 and "erin@example.com" not in fake.policy.decode()
+    assert not any("device" in p for _, p in calls(fake))
+
+
+def test_a_watcher_cycle_that_falls_back_unmarks_too(repo: AccessRepo, fake: FakeTailscale) -> None:
+    repo.grant("prod", "alice.yaml", ALICE)
+    clock = [datetime(2026, 11, 24, 12, 0, tzinfo=UTC)]
+    config = open_workspace(repo.config).config
+    watcher = Watcher(lambda: open_workspace(repo.config), open_backend("tailscale", config),
+                      lock_path=state_dir(repo.root) / LOCK_NAME, clock=lambda: clock[0])
+    try:
+        assert watcher.cycle() is not None and fake.devices.holders(KEY) != {}
+        base = repo.root / "policy" / "policy.hujson"
+        base.write_text(base.read_text().replace('"acls": [', '"acls": [[['))
+        clock[0] = END + timedelta(minutes=1)
+        cycle = watcher.cycle()
+    finally:
+        watcher.backend.close()
+    assert cycle is not None and cycle.fallback is not None and cycle.fallback.written
+    assert [str(c.action) for c in cycle.lock.done] == ["delete", "delete"]
+    assert members(fake) == [] and fake.devices.holders(KEY) == {}

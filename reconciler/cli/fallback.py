@@ -25,12 +25,15 @@ from reconciler.cli.app import App
 from reconciler.cli.output import report_error
 from reconciler.core.config import Config
 from reconciler.core.durations import format_time
+from reconciler.core.posture import LockResult
 from reconciler.errors import ConfigError, TailjitError
 from reconciler.github import actions
 from reconciler.notify.notifier import Notifier
+from reconciler.posture import unmark_revoked
 from reconciler.reconcile import RevokeOutcome, revoke_only
 from reconciler.repo.config import load_config, load_connection
 from reconciler.repo.grants import grant_names
+from reconciler.text.report import format_lock
 
 __all__ = ["describe_failure", "format_revocations", "root", "run", "setup"]
 from reconciler.watch import LOCK_NAME, describe_failure, state_dir, write_lock
@@ -76,9 +79,13 @@ def run(app: App, now: datetime, reasons: Sequence[str], *, dry_run: bool = Fals
     if found.config is not None and found.config.notify and not dry_run:
         notifier = Notifier(found.config, app.env, state_dir(found.config.root))
     where = found.config.root if found.config is not None else root(app)
+    marked = LockResult()
     try:
         with write_lock(state_dir(where) / LOCK_NAME):
             outcome = revoke_only(found.backend, now, existing=found.existing, dry_run=dry_run)
+            if outcome.written or dry_run:  # the members are gone: now their posture attributes (lock: posture)
+                marked = unmark_revoked(found.backend, None if found.config is None else found.config.targets,
+                                        [(r.user, r.note.grant) for r in outcome.plan.revocations], dry_run=dry_run)
     except TailjitError as e:
         report_error(e)
         if notifier is not None:
@@ -86,8 +93,10 @@ def run(app: App, now: datetime, reasons: Sequence[str], *, dry_run: bool = Fals
         return 1
     finally:
         found.backend.close()
-    report = format_revocations(outcome, found.backend.name, now)
+    report = format_revocations(outcome, found.backend.name, now) + format_lock(marked, dry_run=dry_run)
     click.echo(report, nl=False)
+    for error in marked.errors:  # the members are out: a left-over attribute grants nothing, and expires
+        report_error(error, level="warning")
     actions.summary(report)
     if found.existing is None:
         click.echo("warning: the grant files could not be listed: only expired notes were revoked (a member "
