@@ -140,7 +140,7 @@ def test_validate_enforces_requesters_and_shows_the_reason_pattern(ruled: Access
     assert result.code == 1
     assert ("policy/grants/prod/bob.yaml:1: bob@example.com may not be granted 'prod': its requesters are "
             "alice@example.com, *@contractors.example") in result.err
-    assert ("policy/grants/prod/carol.yaml:1: the reason does not match target 'prod''s reason_pattern "
+    assert ("policy/grants/prod/carol.yaml:3: the reason does not match target 'prod''s reason_pattern "
             "'INC-[0-9]+'") in result.err
     assert "2 problem(s) found." in result.err
 

@@ -108,15 +108,16 @@ class Target:
     def posture_locked(self) -> bool:
         return self.lock == "posture"
 
-    def request_problems(self, user: str, reason: str) -> list[str]:
-        """What the target's request rules (``requesters``, ``reason_pattern``) say against a grant."""
+    def request_problems(self, user: str, reason: str) -> list[tuple[str, str]]:
+        """What the target's request rules (``requesters``, ``reason_pattern``) say against a grant, as
+        ``(key at fault, message)``."""
         found = []
         if self.requesters and not login_matches(self.requesters, user):
-            found.append(f"{user} may not be granted {self.name!r}: its requesters are "
-                         f"{', '.join(self.requesters)}")
+            found.append(("user", f"{user} may not be granted {self.name!r}: its requesters are "
+                                  f"{', '.join(self.requesters)}"))
         if self.reason_pattern is not None and self.reason_pattern.search(reason) is None:
-            found.append(f"the reason does not match target {self.name!r}'s reason_pattern "
-                         f"{self.reason_pattern.pattern!r}")
+            found.append(("reason", f"the reason does not match target {self.name!r}'s reason_pattern "
+                                    f"{self.reason_pattern.pattern!r}"))
         return found
 
 

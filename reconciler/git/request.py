@@ -67,7 +67,8 @@ def request_access(config: Config, *, target: str, duration: timedelta, duration
                          f"({format_duration(limit)})", path=rel, hint=f"ask for at most {format_duration(limit)}")
     refused = rules.request_problems(login, reason.strip())
     if refused:
-        raise GrantError("; ".join(refused), path=rel, hint="see the target's rules in tailjit.yaml")
+        raise GrantError("; ".join(message for _, message in refused), path=rel,
+                         hint="see the target's rules in tailjit.yaml")
     refuse_staged_changes(repo, "the request commit would take them along")
     text = grant_text(login, target, duration_text, reason, ticket)
     grant = parse_grant(yamlfile.load(text.encode()), rel, target)

@@ -162,7 +162,8 @@ def _grant(changed: ChangedFile, parts: list[str], config: Config) -> Grant:
         raise GrantError(e.message, path=path, line=e.line) from None
     refused = config.targets[grant.target].request_problems(grant.user, grant.reason)
     if refused:
-        raise GrantError("; ".join(refused), path=path, line=grant.line)
+        raise GrantError("; ".join(message for _, message in refused), path=path,
+                         line=grant.line_of(refused[0][0]))
     return grant
 
 

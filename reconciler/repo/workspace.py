@@ -104,8 +104,8 @@ class Workspace:
         """
         found = []
         for grant in self.loaded.grants:
-            for problem in self.config.targets[grant.target].request_problems(grant.user, grant.reason):
-                found.append(GrantError(problem, path=grant.path, line=grant.line))
+            for key, problem in self.config.targets[grant.target].request_problems(grant.user, grant.reason):
+                found.append(GrantError(problem, path=grant.path, line=grant.line_of(key)))
         return found
 
     def render(self, now: datetime) -> bytes:
