@@ -24,11 +24,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import BackendError
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class HttpClient:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  timer: Callable[[], float] = time.monotonic, service: str = "the server",
                  hint: str = DEFAULT_HINT) -> None:
+        import httpx
         self.policy = policy or RetryPolicy()
         #: names the far side in messages ("the Tailscale API"), and what to do when it keeps failing
         self.service = service
@@ -120,6 +123,7 @@ class HttpClient:
         ``max_bytes``, an answer whose body is longer is refused as it arrives
         (never held in memory whole), and never retried.
         """
+        import httpx
         service = service or self.service
         hint = hint or self.hint
         attempt = 0

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from reconciler.backends.tailscale import OUTAGE_HINT, SERVICE, TailscaleBackend
 from reconciler.core.durations import format_time, parse_time
 from reconciler.core.posture import Attribute, Device
 from reconciler.errors import BackendError, CredentialError
 from reconciler.http import api_message
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
+    import httpx
 
 LIST_SCOPE = "devices:core:read"
 ATTRIBUTES_SCOPE = "devices:posture_attributes"

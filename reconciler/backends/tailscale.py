@@ -15,10 +15,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from reconciler import hujson
 from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
@@ -28,6 +26,9 @@ from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
 from reconciler.errors import BackendError, ConfigError, CredentialError, PolicyError, RefusedPolicy, UsageError
 from reconciler.http import HttpClient, RetryPolicy, api_message
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
+    import httpx
 
 DEFAULT_BASE_URL = "https://api.tailscale.com"
 SERVICE = "the Tailscale API"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class App:
     progress: Progress | None = None
     #: told how many grant files have been read so far (a folder of thousands takes seconds)
     loading: Progress | None = None
+    #: how many times the repository was read (more than once: a long-running command)
+    _workspaces: int = field(default=0, init=False, repr=False)
 
     @property
     def config_path(self) -> Path:
@@ -50,6 +53,9 @@ class App:
         return at if at is not None else self.clock()
 
     def workspace(self) -> Workspace:
+        if self._workspaces and not gc.isenabled():
+            gc.enable()  # a long-running command (apply --watch): its garbage must not pile up
+        self._workspaces += 1
         return open_workspace(self.config_path, self.merge_times, folder_existed, progress=self.loading)
 
     def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from reconciler.errors import BackendError, CredentialError
 from reconciler.http import HttpClient, api_message
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
+    import httpx
 
 OAUTH_TOKEN_PATH = "/api/v2/oauth/token"
 TOKEN_EXCHANGE_PATH = "/api/v2/oauth/token-exchange"
@@ -201,6 +203,7 @@ class WorkloadIdentity(_ExchangedToken):
 
 def github_id_token(request_url: str, request_token: Secret, audience: str) -> Callable[[HttpClient], Secret]:
     """The GitHub Actions job's OIDC token for ``audience`` (needs ``permissions: id-token: write``)."""
+    import httpx
 
     # The request URL already carries a query (api-version): add the audience to it, do not replace it.
     url = str(httpx.URL(request_url).copy_merge_params({"audience": audience}))

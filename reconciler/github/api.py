@@ -18,15 +18,16 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from reconciler.credentials.tokens import Secret
 from reconciler.errors import BackendError, GitHubError
 from reconciler.http import HttpClient, RetryPolicy, api_message
 from reconciler.text.comment import MARKER
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
+    import httpx
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"

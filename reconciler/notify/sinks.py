@@ -19,9 +19,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from reconciler.core.config import Sink
 from reconciler.errors import BackendError
@@ -36,6 +35,9 @@ from reconciler.notify.format import (
     slack_payload,
     webhook_body,
 )
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
+    import httpx
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: A secret shorter than this is not cut out of messages (it would cut ordinary words); it is still never shown.
@@ -164,6 +166,8 @@ class Sender:
         return done, None
 
     def _post(self, client: HttpClient, target: _Resolved, event: Event) -> str | None:
+        import httpx
+
         if target.sink.kind == "slack":
             body = slack_payload(event)
             headers = {"Content-Type": "application/json"}
