@@ -179,6 +179,8 @@ class HttpClient:
 
 def _bounded(response: httpx.Response, max_bytes: int, what: str) -> httpx.Response:
     """``response`` read whole if its body is at most ``max_bytes`` (decoded); else a `BackendError`."""
+    import httpx
+
     try:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
