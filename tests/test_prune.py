@@ -78,7 +78,7 @@ def test_prune_deletes_only_expired_grant_files(repo: AccessRepo, work: RepoBuil
     for path in [*KEPT, f"{G}/prod/uncommitted.yaml"]:
         assert (repo.root / path).exists(), path
     assert f"{G}/prod/long.yaml: not pruned: duration 9h is longer than target 'prod'" in result.err
-    assert f"{G}/prod/uncommitted.yaml: not pruned: start unknown" in result.err
+    assert f"{G}/prod/uncommitted.yaml: not pruned: not committed yet" in result.err
     assert work.repo.head.target == work.tip()  # no commit without --commit
 
 

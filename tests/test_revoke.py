@@ -90,7 +90,9 @@ def test_status_json_and_render_stay_pure_inside_actions(repo: AccessRepo, monke
     repo.grant("prod", "broken.yaml", "user: [\n")
     repo.grant("prod", "far.yaml", "user: far@example.com\ntarget: prod\nreason: x\nexpires: 9999-12-31T23:59:59-01:00\n")
     result = repo.run("status", "--json", "--at", "2026-11-24T12:00:00Z")
-    assert json.loads(result.out)["grants"] == []
+    rows = json.loads(result.out)["grants"]
+    assert [(r["state"], r["file"]) for r in rows] == [("invalid", "policy/grants/prod/broken.yaml"),
+                                                      ("invalid", "policy/grants/prod/far.yaml")]
     assert "::warning file=policy/grants/prod/broken.yaml" in result.err
     assert "policy/grants/prod/far.yaml:4: expires: '9999-12-31T23:59:59-01:00' is outside" in result.err
     rendered = repo.run("render", "--at", "2026-11-24T12:00:00Z")

@@ -13,6 +13,7 @@ from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
 from reconciler.core.config import Config
 from reconciler.core.grants import Grant
+from reconciler.git import merged
 from reconciler.git.history import MergeTimes, Progress, merge_times
 from reconciler.git.reviewed import folder_existed
 from reconciler.repo.config import find_config, load_config
@@ -60,7 +61,8 @@ class App:
 
     def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:
         """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""
-        return merge_times(root, grants, state=root / ".tailjit", progress=self.progress, now=self.clock())
+        found = merge_times(root, grants, state=root / ".tailjit", progress=self.progress, now=self.clock())
+        return merged.review(root, grants, found)
 
     def backend(self, ws: Workspace, *, write: bool = True) -> Backend:
         return self.open_backend(ws.config, write=write)

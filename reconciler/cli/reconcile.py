@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +22,13 @@ from reconciler.cli.approvals import open_break_glass_reviews
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
+from reconciler.core.grants import GrantStatus, State, new_grant_problems
 from reconciler.core.plan import Plan, make_plan
 from reconciler.core.policy import Policy, canonical_policy, parse_policy, split_header
 from reconciler.core.policycheck import check_policy, temporary_access_warnings
 from reconciler.core.posture import Level, LockResult, check_lock
 from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
+from reconciler.git import merged
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
 from reconciler.github import actions
@@ -34,7 +37,14 @@ from reconciler.posture import open_lock
 from reconciler.reconcile import reconcile
 from reconciler.repo.workspace import Moment, Workspace
 from reconciler.text.comment import plan_comment
-from reconciler.text.report import STATUS_COLUMNS, format_lock, format_plan, format_table, status_rows
+from reconciler.text.report import (
+    STATUS_COLUMNS,
+    format_lock,
+    format_plan,
+    format_table,
+    problem_rows,
+    status_rows,
+)
 from reconciler.watch import (
     DEFAULT_INTERVAL,
     LOCK_NAME,
@@ -49,22 +59,28 @@ from reconciler.watch import (
 
 @click.command()
 @AT_OPTION
+@click.option("--changed-since", "changed_since", metavar="REF", default=None,
+              help="Hold the grant files added or changed since REF (the pull request's base, e.g. origin/main) "
+                   "to the rules of a new request: not over already, not starting in the past.")
 @click.pass_obj
-def validate(app: App, at: datetime | None) -> int:
+def validate(app: App, at: datetime | None, changed_since: str | None) -> int:
     """Check tailjit.yaml, the base policy and every grant file.
 
     Every problem is printed as path:line: message (and as a GitHub annotation
     inside Actions). Exits 1 when there is any: use it as the pull-request check.
+    A duration grant that is not merged yet is fine: it starts when merged.
 
     \b
     Examples:
       tailjit validate
-      tailjit validate --at 2026-11-25T09:00:00Z
+      tailjit validate --changed-since origin/main
     """
     now = app.now(at)
     ws = app.workspace()
     moment = ws.at(now)
-    problems = [*moment.problems, *ws.request_problems()]
+    changed = set() if changed_since is None else merged.changed_since(
+        ws.config.root, changed_since, [g.path for g in ws.loaded.grants])
+    problems = [*_validate_grants(moment.statuses, ws, changed, now), *ws.request_problems()]
     rendered_errors = check_policy(moment.rendered.data)
     groups = [t.group for t in ws.config.targets.values()]
     temporary = {g.user for g in ws.loaded.grants}
@@ -279,7 +295,10 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def status(app: App, at: datetime | None, as_json: bool) -> int:
-    """List grants: active, pending, expired (and invalid), with the time left.
+    """List grant files: active, pending, expired, unknown and invalid, with the time left or the problem.
+
+    One row per file, a file that cannot be read as a grant included (its first
+    problem in the table; all of them, with hints, in --json).
 
     \b
     Examples:
@@ -290,11 +309,13 @@ def status(app: App, at: datetime | None, as_json: bool) -> int:
     ws = app.workspace()
     for error in ws.errors:
         report_grant_error(error, "warning")
-    rows = status_rows(ws.statuses(now), now)
+    rows = sorted([*status_rows(ws.statuses(now), now), *problem_rows(ws.errors, ws.config.relative(
+        ws.config.grants_dir))], key=lambda r: (r["state"], r["target"] or "", r["user"] or "", r["file"]))
     if as_json:
         click.echo(json.dumps({"at": format_time(now), "grants": rows}, indent=2))
     elif rows:
-        click.echo(format_table(rows, STATUS_COLUMNS, width=terminal.current().width, paint=_paint_state), nl=False)
+        columns = STATUS_COLUMNS if any(r["problem"] for r in rows) else STATUS_COLUMNS[:-1]
+        click.echo(format_table(rows, columns, width=terminal.current().width, paint=_paint_state), nl=False)
     else:
         click.echo("No grant files.")
     return 0
@@ -325,6 +346,26 @@ def _check_lock(ws: Workspace) -> int:
         report_grant_error(GrantError(problem.message, path=ws.base_path, line=problem.line), str(problem.level))
         errors += problem.level is Level.ERROR
     return errors
+
+
+def _validate_grants(statuses: Sequence[GrantStatus], ws: Workspace, changed: set[str],
+                     now: datetime) -> list[GrantError]:
+    """Problems of the grant files: every invalid one; a grant waiting for its merge is only noted; the
+    grants in ``changed`` (added or changed in the pull request) are also held to the new-request rules."""
+    found = list(ws.errors)
+    for status in statuses:
+        grant = status.grant
+        if status.state is State.UNKNOWN and (merged.awaits_merge(status.problem) or grant.path in changed):
+            click.echo(f"{terminal.level('note', err=False)}: {grant.path}:{status.problem_line}: "
+                       f"{'starts when merged' if grant.duration else 'grants once merged'} "
+                       f"({(status.problem or '').split(':')[0]})")
+        elif status.state in (State.INVALID, State.UNKNOWN) and status.problem:
+            found.append(GrantError(status.problem, path=grant.path, line=status.problem_line))
+        if grant.path in changed and status.state is not State.INVALID:
+            found += [GrantError(message, path=grant.path, line=grant.line_of(key),
+                                 hint="a request asks for access from now (or a later start) to a later end")
+                      for message, key in new_grant_problems(status, now)]
+    return found
 
 
 def _warn_problems(moment: Moment) -> list[GrantError]:

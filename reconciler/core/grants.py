@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler.core.config import Target, login_matches
-from reconciler.core.durations import format_duration
+from reconciler.core.durations import format_duration, format_time
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\.yaml")
 #: A Tailscale login: ``name@example.com``, ``name@github``, ``name@passkey``.
@@ -87,18 +87,30 @@ class GrantStatus:
         return None
 
 
+#: Why a duration grant has no start, when nothing more precise is known (`evaluate`'s ``unknown_start``).
+START_UNKNOWN = ("start unknown: a duration grant starts when it is merged to main, and no git history of this "
+                 "file was found; granting nothing")
+
+
 def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | None = None,
-             start_problem: str | None = None) -> GrantStatus:
+             start_problem: str | None = None, unknown_start: str | None = None) -> GrantStatus:
     """Where ``grant`` stands at ``now``.
 
     The start is the explicit ``start`` or else ``merged_at`` (when the file
     reached main). A ``duration`` grant with neither has an unknown start and
     grants nothing. An ``expires`` grant with neither is measured from ``now``.
     ``start_problem`` says why the merge time cannot be trusted (a commit dated
-    in the future): a grant that would start from it is invalid.
+    in the future): a grant that would start from it is invalid. ``unknown_start`` says why a duration
+    grant has no merge time (not committed, not merged, a shallow clone), for its message.
     """
     if start_problem is not None and grant.start is None:
         return GrantStatus(grant, State.INVALID, None, None, start_problem, "duration")
+    if unknown_start is not None and merged_at is None:
+        found = evaluate(grant, target, now, None, start_problem)
+        if found.state is State.INVALID:  # a limit it breaks is said first, merged or not
+            return found
+        return GrantStatus(grant, State.UNKNOWN, found.start, found.end, unknown_start,
+                           "duration" if grant.duration is not None else "expires")
     start = grant.start or merged_at
     if grant.duration is not None and grant.duration > target.max_duration:
         return GrantStatus(grant, State.INVALID, start, None if start is None else start + grant.duration,
@@ -106,9 +118,7 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
                            f"allows ({format_duration(target.max_duration)}); granting nothing", "duration")
     if grant.duration is not None:
         if start is None:
-            return GrantStatus(grant, State.UNKNOWN, None, None,
-                               "start unknown: a duration grant starts when it is merged to main, and no "
-                               "git history of this file was found (shallow clone?); granting nothing", "duration")
+            return GrantStatus(grant, State.UNKNOWN, None, None, START_UNKNOWN, "duration")
         end = start + grant.duration
     else:
         assert grant.expires is not None
@@ -130,6 +140,25 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
     return GrantStatus(grant, State.ACTIVE, start, end)
 
 
+#: How far in the past a new grant's explicit ``start`` may be (the time to review and merge it is not).
+START_SLACK = timedelta(minutes=5)
+
+
+def new_grant_problems(status: GrantStatus, now: datetime) -> list[tuple[str, str]]:
+    """``(message, key)`` for each way a grant that is being added or changed breaks the rules of a new
+    request at ``now``: already over, or starting in the past (more than `START_SLACK`)."""
+    grant = status.grant
+    found = []
+    if grant.start is not None and grant.start < now - START_SLACK:
+        found.append((f"starts in the past ({format_time(grant.start)}); a new request starts now or later",
+                      "start"))
+    end = grant.expires if grant.expires is not None else status.end
+    if end is not None and end <= now:
+        found.append((f"has already ended ({format_time(end)}): it would grant nothing",
+                      "expires" if grant.expires is not None else "duration"))
+    return found
+
+
 def break_glass_problem(grant: Grant, target: Target, span: timedelta | None) -> str | None:
     """Why break-glass ``grant`` (lasting ``span``, when known) is not allowed on ``target``; None if it is."""
     rule = target.break_glass
@@ -145,10 +174,13 @@ def break_glass_problem(grant: Grant, target: Target, span: timedelta | None) ->
 
 def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: datetime,
                  merged_at: Mapping[str, datetime] | None = None,
-                 start_problems: Mapping[str, str] | None = None) -> tuple[GrantStatus, ...]:
+                 start_problems: Mapping[str, str] | None = None,
+                 unknown_starts: Mapping[str, str] | None = None) -> tuple[GrantStatus, ...]:
     times = merged_at or {}
     problems = start_problems or {}
-    return tuple(_evaluate_one(g, targets, now, times.get(g.path), problems.get(g.path)) for g in grants)
+    unknown = unknown_starts or {}
+    return tuple(_evaluate_one(g, targets, now, times.get(g.path), problems.get(g.path), unknown.get(g.path))
+                 for g in grants)
 
 
 def _written(grant: Grant) -> str:
@@ -169,10 +201,10 @@ def _break_glass_key(grant: Grant, target: Target) -> str:
 
 
 def _evaluate_one(grant: Grant, targets: Mapping[str, Target], now: datetime, merged_at: datetime | None,
-                  start_problem: str | None) -> GrantStatus:
+                  start_problem: str | None, unknown_start: str | None) -> GrantStatus:
     """`evaluate`, where any failure is this grant's problem (it grants nothing), never the run's."""
     try:
-        return evaluate(grant, targets[grant.target], now, merged_at, start_problem)
+        return evaluate(grant, targets[grant.target], now, merged_at, start_problem, unknown_start)
     except Exception as e:  # one hostile file must not stop the evaluation of every other grant
         return GrantStatus(grant, State.INVALID, None, None,
                            f"cannot be evaluated ({type(e).__name__}: {str(e)[:200]}); granting nothing")

@@ -282,14 +282,16 @@ class MergeTimes(dict[str, datetime]):
 
     ``problems`` maps a grant path to why its merge time cannot be trusted (a
     commit dated in the future): such a grant grants nothing. ``stats`` says
-    how much history was read.
+    how much history was read. ``unknown`` maps a grant path without a merge
+    time to why (`reconciler.git.merged` fills it).
     """
 
     def __init__(self, times: Mapping[str, datetime] | None = None, problems: Mapping[str, str] | None = None,
-                 stats: WalkStats | None = None) -> None:
+                 stats: WalkStats | None = None, unknown: Mapping[str, str] | None = None) -> None:
         super().__init__(times or {})
         self.problems: dict[str, str] = dict(problems or {})
         self.stats = stats or WalkStats(0, 0)
+        self.unknown: dict[str, str] = dict(unknown or {})
 
 
 def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = None, state: Path | None = None,

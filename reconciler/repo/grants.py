@@ -113,7 +113,9 @@ def _entries(root: str) -> Iterator[tuple[tuple[str, ...], os.DirEntry[str] | OS
             if entry.name in IGNORED_NAMES:
                 continue
             here = (*parts, entry.name)
-            if entry.is_dir(follow_symlinks=False):
+            if entry.is_dir(follow_symlinks=False) and entry.name.endswith(".yaml"):
+                yield here, entry  # a folder named like a grant file: reported, not walked
+            elif entry.is_dir(follow_symlinks=False):
                 below.append((here, entry.path))
             else:
                 yield here, entry
@@ -129,6 +131,10 @@ def _load_one(entry: os.DirEntry[str], rel: str, parts: tuple[str, ...],
         return [GrantError("a grant file belongs in <grants>/<target>/<name>.yaml", path=rel,
                            hint="move it into the folder of the target it grants")]
     folder, name = parts
+    if entry.is_dir(follow_symlinks=False):
+        return [GrantError("a folder named like a grant file", path=rel,
+                           hint="a grant is a file <grants>/<target>/<name>.yaml: move what is in this folder out "
+                                "of it and remove the folder")]
     if not entry.is_file(follow_symlinks=False):
         return [GrantError("not a regular file", path=rel, hint="grant files are plain files; remove this entry")]
     if not FILE_NAME.fullmatch(name):

@@ -60,6 +60,8 @@ class Workspace:
     loaded: LoadedGrants
     merged_at: Mapping[str, datetime] = field(default_factory=dict)
     start_problems: Mapping[str, str] = field(default_factory=dict)
+    #: why a grant file has no merge time (not committed, not merged, shallow clone): see `git.merged`
+    unknown_starts: Mapping[str, str] = field(default_factory=dict)
     #: the grants folder is absent but git's recent history has it: its last file was deleted (no typo)
     grants_emptied: bool = False
 
@@ -88,7 +90,7 @@ class Workspace:
         """Every grant evaluated at ``now``, once: a command asks for one moment several times (warnings,
         render, the PR comment), and 10,000 grants take about 12 ms to evaluate."""
         return Moment(self, now, evaluate_all(self.loaded.grants, self.config.targets, now, self.merged_at,
-                                              self.start_problems))
+                                              self.start_problems, self.unknown_starts))
 
     def statuses(self, now: datetime) -> tuple[GrantStatus, ...]:
         return self.at(now).statuses
@@ -133,4 +135,4 @@ def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None,
     if merge_times is None:
         return Workspace(config, base, loaded, grants_emptied=emptied)
     found = merge_times(config.root, loaded.grants)
-    return Workspace(config, base, loaded, found, found.problems, grants_emptied=emptied)
+    return Workspace(config, base, loaded, found, found.problems, found.unknown, grants_emptied=emptied)

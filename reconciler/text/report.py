@@ -10,6 +10,7 @@ from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import GrantStatus
 from reconciler.core.plan import CHANGE_KINDS, ChangeKind, Plan
 from reconciler.core.posture import LockResult
+from reconciler.errors import LocatedError
 from reconciler.text.compact import compact_diff
 
 _SIGNS = {ChangeKind.GRANT: "+", ChangeKind.ADD: "+", ChangeKind.REVOKE: "-", ChangeKind.REMOVE: "-"}
@@ -100,12 +101,33 @@ def status_rows(statuses: Sequence[GrantStatus], now: datetime) -> list[dict[str
     return rows
 
 
+def problem_rows(errors: Sequence[LocatedError], grants_folder: str) -> list[dict[str, Any]]:
+    """One ``invalid`` row per file whose problems kept it from being read as a grant (bad YAML, unknown
+    target, a folder named ``x.yaml`` …), with every problem; ``grants_folder`` is where targets' folders are."""
+    by_file: dict[str, list[LocatedError]] = {}
+    for error in errors:
+        by_file.setdefault(error.path or "?", []).append(error)
+    rows = []
+    for path, found in sorted(by_file.items()):
+        below = path.removeprefix(grants_folder.rstrip("/") + "/").split("/")
+        first = found[0]
+        rows.append({
+            "state": "invalid", "target": below[0] if len(below) == 2 else None, "user": None,
+            "start": None, "end": None, "left": None, "left_seconds": None, "reason": None, "ticket": None,
+            "file": path,
+            "problem": (f"line {first.line}: " if first.line else "") + first.message
+                       + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""),
+            "problems": [{"line": e.line, "message": e.message, "hint": e.hint} for e in found],
+        })
+    return rows
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *, width: int | None = None,
                  paint: Callable[[str, str], str] | None = None) -> str:
     """An aligned table; ``columns`` are ``(key, heading)``.
 
     With ``width``, the widest columns are narrowed (their cells cut with ``…``) until a row fits, but no
-    column below its heading or `MIN_COLUMN`. ``paint(key, cell)`` may style a cell once it is padded.
+    column below `MIN_COLUMN`. ``paint(key, cell)`` may style a cell once it is padded.
     """
     if not rows:
         return ""
@@ -113,7 +135,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
                                          for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     if width is not None:
-        widths = fit_widths(widths, [len(h) for _, h in columns], width)
+        widths = fit_widths(widths, width)
     keys = [k for k, _ in columns]
     lines = []
     for number, row in enumerate(cells):
@@ -124,14 +146,14 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     return "\n".join(lines) + "\n"
 
 
-#: A column is never narrowed below this many characters (or its heading).
-MIN_COLUMN = 8
+#: A column is never narrowed below this many characters.
+MIN_COLUMN = 5
 
 
-def fit_widths(widths: Sequence[int], headings: Sequence[int], total: int) -> list[int]:
+def fit_widths(widths: Sequence[int], total: int) -> list[int]:
     """``widths`` narrowed, widest first, so that the columns and their two-space gaps fit in ``total``."""
     fitted = list(widths)
-    floors = [min(w, max(h, MIN_COLUMN)) for w, h in zip(widths, headings, strict=True)]
+    floors = [min(w, MIN_COLUMN) for w in widths]
     excess = sum(fitted) + 2 * (len(fitted) - 1) - total
     while excess > 0:
         shrinkable = [i for i, w in enumerate(fitted) if w > floors[i]]
@@ -150,4 +172,4 @@ def _cut(cell: str, width: int) -> str:
 
 
 STATUS_COLUMNS = (("state", "STATE"), ("target", "TARGET"), ("user", "USER"), ("start", "START"),
-                  ("end", "END"), ("left", "LEFT"), ("file", "FILE"))
+                  ("end", "END"), ("left", "LEFT"), ("file", "FILE"), ("problem", "PROBLEM"))
