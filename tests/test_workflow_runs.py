@@ -185,6 +185,14 @@ def test_the_pull_request_flow_validates_without_a_credential_then_comments_with
     assert "OK: 1 target(s), 1 grant file(s)" in validated["validate"].log()
     assert sum(world.tailnet.requests.values()) == 0 and world.oidc_audiences == [], "no credential here"
 
+    late = world.now - timedelta(hours=2)
+    stale, _ = world.pull_request(9, "access/prod/late", {
+        "policy/grants/prod/late.yaml": grant("late@example.com", start=late, expires=late + timedelta(hours=1))})
+    held = world.runner.run(workflow("plan.yml"), "pull_request", {**event, "pull_request": {
+        **event["pull_request"], "number": 9, "head": {**event["pull_request"]["head"], "sha": stale}}})
+    assert held["validate"].result == "failure", "a request that is already over fails the check"
+    assert "policy/grants/prod/late.yaml" in held["validate"].log()
+
     run = {"workflow_run": {"event": "pull_request", "conclusion": "success", "head_sha": head,
                             "head_branch": "access/prod/alice", "pull_requests": [{"number": 7}]}}
     commented = world.runner.run(workflow("plan-comment.yml"), "workflow_run", run, vars=PLAN_VARS,
@@ -192,7 +200,8 @@ def test_the_pull_request_flow_validates_without_a_credential_then_comments_with
     job = commented["plan"]
     assert job.result == "success", job.log()
     (comment,) = world.github.comments_on(7)
-    assert "alice@example.com" in comment.body and "grant" in comment.body
+    assert comment.body.startswith("<!-- tailjit:plan -->\n### tailjit plan")
+    assert "policy/grants/prod/alice.yaml" in comment.body, "the pull request's grant file, read from its merge"
     assert head[:7] in comment.body, "the comment names the pull request's head commit"
     assert "tailjit plan" in job.summary
     assert world.oidc_audiences == ["aud-plan"], "main's audience, never the pull request's"

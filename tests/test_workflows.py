@@ -172,7 +172,8 @@ def test_the_job_that_runs_pull_request_files_gets_no_credential() -> None:
     validate = plan["jobs"]["validate"]
     assert "if" not in validate and validate["permissions"] == {"contents": "read"}, "forks get validate too"
     assert step_env(validate) == {}, "validate needs no credential"
-    assert runs(validate).splitlines()[-2:] == ["tailjit validate", "tailjit codeowners --check"]
+    assert runs(validate).splitlines()[-2:] == [
+        "tailjit validate --changed-since ${{ github.event.pull_request.base.sha }}", "tailjit codeowners --check"]
     assert "secrets." not in RENDERED["plan.yml"] and "vars." not in RENDERED["plan.yml"]
 
 

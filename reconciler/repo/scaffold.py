@@ -145,7 +145,7 @@ def starter_policy(targets: Sequence[TargetSpec]) -> str:
     tags = "\n".join(f'\t\t"{_tag(t)}": ["autogroup:admin"],' for t in targets)
     rules = "\n".join(f"\t\t// What a member of {t.group} may reach.\n"
                       f'\t\t{{"action": "accept", "src": ["{t.group}"], "dst": ["{_tag(t)}:*"]}},' for t in targets)
-    return _POLICY.format(groups=groups, tags=tags, rules=rules)
+    return canonical(_POLICY.format(groups=groups, tags=tags, rules=rules).encode()).decode()
 
 
 def _tag(target: TargetSpec) -> str:
