@@ -9,7 +9,8 @@ import pytest
 
 from reconciler import hujson
 from reconciler.core.config import Target
-from reconciler.core.posture import Level, attribute_key, check_lock, condition, posture_name
+from reconciler.core.lockcheck import Level, check_lock
+from reconciler.core.posture import attribute_key, condition, posture_name
 from reconciler.errors import ConfigError
 from reconciler.repo.config import load_config
 from tests.support.access import AccessRepo

@@ -12,6 +12,8 @@ import click
 from reconciler.backends.tailscale import TailscaleBackend
 from reconciler.core.config import Config, Target
 from reconciler.core.durations import parse_duration
+from reconciler.core.lockcheck import lock_policy
+from reconciler.core.posture import lock_problem
 from reconciler.github import codeowners as owners_file
 from reconciler.repo import scaffold
 from reconciler.repo.config import load_config
@@ -51,9 +53,13 @@ def _action(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @click.option("--action", default=None, callback=_action, metavar="OWNER/REPO@SHA",
               help="The tailjit action the workflows use, pinned to a full commit SHA. Default: a placeholder "
                    f"({scaffold.PLACEHOLDER_ACTION}) to replace before the workflows can run.")
+@click.option("--lock", "locks", multiple=True, metavar="TARGET",
+              help="Give this target lock: posture (Tailscale ends its access at each grant's end, even with "
+                   "tailjit stopped; Enterprise plan): tailjit.yaml says so and the base policy gets the posture "
+                   "and requires it on the group's acls and grants. Repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init_command(directory: Path, targets: list[scaffold.TargetSpec], owners: tuple[str, ...], from_tailnet: bool,
-                 action: str | None, force: bool) -> int:
+                 action: str | None, locks: tuple[str, ...], force: bool) -> int:
     """Create an access repository in DIR (default: the current folder).
 
     \b
@@ -66,10 +72,15 @@ def init_command(directory: Path, targets: list[scaffold.TargetSpec], owners: tu
     \b
     Example:
       tailjit init access --target prod=group:prod:8h --target staging=group:staging:7d --owner @example/sre
+      tailjit init access --target prod=group:prod:8h --lock prod
     """
+    locked = _locked(targets, locks)
     root = directory.absolute()
     policy = _live_policy(root, targets) if from_tailnet else scaffold.starter_policy(targets).encode()
-    files = scaffold.plan_files(targets, owners=owners, policy=policy, action=action or scaffold.PLACEHOLDER_ACTION)
+    if locked:
+        policy = lock_policy(policy, locked)
+    files = scaffold.plan_files(targets, owners=owners, policy=policy, action=action or scaffold.PLACEHOLDER_ACTION,
+                                locked=[t.name for t in locked])
     if not force:
         scaffold.refuse_existing(root, [*files, owners_file.CODEOWNERS])
     scaffold.write_files(root, files)
@@ -91,6 +102,19 @@ def init_command(directory: Path, targets: list[scaffold.TargetSpec], owners: tu
                "(tailjit's docs/adopting.md).")
     click.echo(f"  Check it now with: {'cd ' + str(directory) + ' && ' if shown != '.' else ''}tailjit validate")
     return 0
+
+
+def _locked(targets: list[scaffold.TargetSpec], locks: tuple[str, ...]) -> list[Target]:
+    """The targets ``--lock`` names, as locked `Target` values; a usage error for a name that cannot be locked."""
+    specs = {t.name: Target(t.name, t.group, parse_duration(t.max_duration), lock="posture") for t in targets}
+    for name in locks:
+        if name not in specs:
+            raise click.BadParameter(f"{name!r} is not one of the --target names ({', '.join(specs)})",
+                                     param_hint="'--lock'")
+        problem = lock_problem(specs[name], {n: specs[n] for n in locks if n in specs})
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint="'--lock'")
+    return [specs[name] for name in dict.fromkeys(locks)]
 
 
 def _live_policy(root: Path, targets: list[scaffold.TargetSpec]) -> bytes:

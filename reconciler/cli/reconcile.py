@@ -23,10 +23,11 @@ from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import GrantStatus, State, new_grant_problems
+from reconciler.core.lockcheck import Level, check_lock
 from reconciler.core.plan import Plan, make_plan
 from reconciler.core.policy import Policy, canonical_policy, parse_policy, split_header
 from reconciler.core.policycheck import check_policy, temporary_access_warnings
-from reconciler.core.posture import Level, LockResult, check_lock
+from reconciler.core.posture import LockResult
 from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.git import merged
 from reconciler.git.history import open_repository

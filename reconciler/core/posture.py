@@ -1,35 +1,21 @@
-"""The posture lock (``lock: posture``): names, and the check that the base policy enforces it. Pure.
+"""The posture lock (``lock: posture``): its names, and which device attributes to set and delete. Pure.
 
 A target with the lock gives access only to devices that carry the custom
 posture attribute ``custom:tailjit_<target> = granted``, which tailjit sets on
 every device of a granted user with ``expiry`` = the grant's end. Tailscale
 stops counting an attribute at its expiry, so access ends on time even when
-tailjit never runs again. For that, the base policy must say so:
-
-- ``"postures": {"posture:tailjit-<target>": ["custom:tailjit_<target> == 'granted'"]}``, and
-- ``"srcPosture": ["posture:tailjit-<target>"]`` on every ``acls`` and ``grants`` rule whose ``src``
-  names the target's group (a rule without ``srcPosture`` gets ``defaultSrcPosture``).
-
-Whether several postures listed in one ``srcPosture`` must all hold or any
-one is enough is not settled by a primary source, so each posture a locked
-rule lists must itself carry the condition: either way, no device without the
-attribute gets in. Tailscale documents ``srcPosture`` for ``acls`` and
-``grants``; its ``ssh`` rules are not documented to take it (Tailscale's Go
-client, tailscale-client-go-v2 ``policyfile.go``, has ``SourcePosture`` on
-``ACLEntry`` and ``Grant`` but not on ``ACLSSH``). An ``ssh`` rule naming the
-group is therefore reported as not covered, unless it carries the posture.
+tailjit never runs again. That the base policy requires the attribute is
+checked by `reconciler.core.lockcheck`; the attributes are written by
+`reconciler.posture`.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from reconciler import hujson
 from reconciler.core.config import Target
 from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
@@ -73,139 +59,6 @@ def lock_problem(target: Target, others: Mapping[str, Target]) -> str | None:
             return (f"targets {other.name!r} and {target.name!r} would share the attribute "
                     f"{attribute_key(target.name)!r} (Tailscale compares keys without case, and '-' becomes '_')")
     return None
-
-
-class Level(enum.StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class LockProblem:
-    """A place in the base policy where a locked target's group gets in without the posture."""
-
-    line: int
-    message: str
-    level: Level = Level.ERROR
-
-
-def check_lock(tree: hujson.Value, targets: Mapping[str, Target]) -> list[LockProblem]:
-    """Every rule of ``tree`` (the base policy) that lets a locked target's group in without its posture.
-
-    Lines come from the tree, so the caller reports ``path:line``. Nothing for a policy without locked targets.
-    """
-    locked = [t for t in targets.values() if t.posture_locked]
-    if not locked:
-        return []
-    data = tree.to_python()
-    if not isinstance(data, dict):
-        return []
-    found: list[tuple[tuple[str, ...], str, Level]] = []
-    postures = data.get("postures") if isinstance(data.get("postures"), dict) else {}
-    assert isinstance(postures, dict)
-    for target in sorted(locked, key=lambda t: t.name):
-        name, wanted = posture_name(target.name), condition(target.name)
-        conditions = postures.get(name)
-        if conditions is not None and not isinstance(conditions, list):
-            found.append((("postures", name), f"{name} must be a list of conditions: [\"{wanted}\"]", Level.ERROR))
-        elif not isinstance(conditions, list):
-            where: tuple[str, ...] = ("postures",) if "postures" in data else ()
-            found.append((where, f"target {target.name!r} has lock: posture, but \"postures\" does not define "
-                                 f"{name}: add \"postures\": {{\"{name}\": [\"{wanted}\"]}}", Level.ERROR))
-        elif not any(_same_condition(c, wanted) for c in conditions):
-            found.append((("postures", name), f"{name} lacks the condition \"{wanted}\": add it to its list",
-                          Level.ERROR))
-        found += _rules(data, postures, target)
-    found += _permanent_members(data, sorted(locked, key=lambda t: t.name))
-    return _locate(tree, found)
-
-
-def _rules(data: dict[str, Any], postures: dict[str, Any],
-           target: Target) -> Iterator[tuple[tuple[str, ...], str, Level]]:
-    name, wanted = posture_name(target.name), condition(target.name)
-    default = data.get("defaultSrcPosture")
-    for section in ("acls", "grants", "ssh"):
-        rules = data.get(section)
-        for i, rule in enumerate(rules if isinstance(rules, list) else ()):
-            if not isinstance(rule, dict) or target.group not in _strings(rule.get("src")):
-                continue
-            own = "srcPosture" in rule
-            listed = _strings(rule.get("srcPosture") if own else (None if section == "ssh" else default))
-            if listed and all(_carries(postures.get(p), wanted) for p in listed):
-                continue
-            where = (section, str(i))
-            if section == "ssh":
-                yield where, (f"ssh[{i}] lets {target.group} use Tailscale SSH without {name}: Tailscale documents "
-                              f"srcPosture for acls and grants only, so SSH through {target.group} is not covered "
-                              "by the lock (its access still ends when tailjit removes the member)"), Level.WARNING
-                continue
-            weak = [p for p in listed if not _carries(postures.get(p), wanted)]
-            if not own or not listed:
-                fix = f"add \"srcPosture\": [\"{name}\"]" + (
-                    " (the defaultSrcPosture does not require it)" if listed else "")
-            else:
-                fix = (f"its srcPosture lists {', '.join(weak)}, which do(es) not require \"{wanted}\": "
-                       f"list only {name} (or postures that include its condition)")
-            yield where, f"{section}[{i}] lets {target.group} in without {name}: {fix}", Level.ERROR
-
-
-def _carries(conditions: object, wanted: str) -> bool:
-    return isinstance(conditions, list) and any(_same_condition(c, wanted) for c in conditions)
-
-
-def _same_condition(written: object, wanted: str) -> bool:
-    if not isinstance(written, str):
-        return False
-    return re.sub(r"\s+", "", written.replace('"', "'")) == re.sub(r"\s+", "", wanted)
-
-
-def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _locate(tree: hujson.Value, found: list[tuple[tuple[str, ...], str, Level]]) -> list[LockProblem]:
-    """Each problem with the line of the value its path names (line 1 for the empty path), packing once."""
-    marks: dict[int, hujson.Value] = {}
-    originals: dict[int, hujson.Literal | hujson.Object | hujson.Array] = {}
-    places: list[int | None] = []
-    for path, _, _ in found:
-        value = _walk(tree, path)
-        if value is None or not path:
-            places.append(None)
-            continue
-        key = id(value)
-        if key not in marks:
-            marks[key] = value
-            originals[key] = value.value
-            value.value = hujson.Literal(b'"\x00tailjit-mark-' + str(len(marks)).encode() + b'\x00"')
-        places.append(key)
-    try:
-        text = tree.pack() if marks else b""
-    finally:
-        for key, value in marks.items():
-            value.value = originals[key]
-    lines: dict[int, int] = {}
-    for number, key in enumerate(marks, 1):
-        at = text.index(b"\x00tailjit-mark-" + str(number).encode() + b"\x00")
-        lines[key] = text[:at].count(b"\n") + 1
-    return [LockProblem(1 if key is None else lines[key], message, level)
-            for (_, message, level), key in zip(found, places, strict=True)]
-
-
-def _walk(tree: hujson.Value, path: tuple[str, ...]) -> hujson.Value | None:
-    value: hujson.Value | None = tree
-    for step in path:
-        if value is None:
-            return None
-        inner = value.value
-        if isinstance(inner, hujson.Object):
-            member = inner.get(step)
-            value = None if member is None else member.value
-        elif isinstance(inner, hujson.Array) and step.isdigit() and int(step) < len(inner.elements):
-            value = inner.elements[int(step)]
-        else:
-            return None
-    return value
 
 
 # -- the attributes: who should carry them, and what to change ---------------------------------------------
@@ -345,16 +198,3 @@ def attribute_changes(wanted: Mapping[tuple[str, str], Wanted], revoked: Iterabl
             if key in current.get(device.id, {}):
                 deletes.append(AttributeChange(device, target, AttributeAction.DELETE))
     return (*sets, *deletes)
-
-
-def _permanent_members(data: dict[str, Any], targets: Sequence[Target]) -> Iterator[tuple[tuple[str, ...], str, Level]]:
-    """A warning for each locked group with permanent members: tailjit sets the attribute only for grants, so
-    rules requiring the posture no longer let a permanent member in."""
-    groups = data.get("groups")
-    for target in targets:
-        members = _strings(groups.get(target.group)) if isinstance(groups, dict) else []
-        if members:
-            yield (("groups", target.group),
-                   f"{target.group} has permanent members ({', '.join(members[:3])}{', …' if len(members) > 3 else ''}"
-                   f"); with lock: posture, rules requiring {posture_name(target.name)} let them in only while a "
-                   "grant marks their devices: give standing access through another group", Level.WARNING)

@@ -8,7 +8,7 @@ overwrite anything unless told to. The workflows come from the templates shipped
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -86,9 +86,12 @@ def render_workflow(text: str, action: str = PLACEHOLDER_ACTION, version: str = 
     return text.replace(TEMPLATE_PIN, f"{action} # v{version}")
 
 
-def config_text(targets: Sequence[TargetSpec], owners: Sequence[str]) -> str:
+def config_text(targets: Sequence[TargetSpec], owners: Sequence[str], locked: Collection[str] = ()) -> str:
+    """``locked``: the targets with ``lock: posture`` (see docs/posture-lock.md)."""
     lines = [f"  {t.name}:\n    group: {t.group}\n    label: \"\"\n    max_duration: {t.max_duration}\n"
-             f"    approvers: []  # GitHub users or teams, e.g. [\"@example/sre-leads\"]" for t in targets]
+             f"    approvers: []  # GitHub users or teams, e.g. [\"@example/sre-leads\"]"
+             + ("\n    lock: posture  # Tailscale ends access at each grant's end, even with tailjit stopped"
+                if t.name in locked else "") for t in targets]
     return _CONFIG.format(targets="\n".join(lines), owners=_flow_list(owners))
 
 
@@ -235,10 +238,10 @@ def readme_text(targets: Sequence[TargetSpec]) -> str:
 
 
 def plan_files(targets: Sequence[TargetSpec], *, owners: Sequence[str], policy: bytes,
-               action: str) -> dict[Path, bytes]:
+               action: str, locked: Collection[str] = ()) -> dict[Path, bytes]:
     """Every file of the new repository but CODEOWNERS (made from the written config): path → content."""
     files: dict[Path, bytes] = {
-        CONFIG: config_text(targets, owners).encode(),
+        CONFIG: config_text(targets, owners, locked).encode(),
         POLICY: policy,
         Path("README.md"): readme_text(targets).encode(),
         Path(".gitignore"): b"# tailjit's local state: lock, drift backups, the file backend's tailnet\n.tailjit/\n",
