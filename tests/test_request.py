@@ -43,7 +43,7 @@ def test_request_commits_a_valid_grant_file_on_a_new_branch(repo: AccessRepo, wo
     assert code == 0, err
     branch = f"access/prod/alice@example.com-{TODAY}"
     rel = f"policy/grants/prod/alice@example.com-{TODAY}.yaml"
-    assert f"Switched to a new branch {branch}: {rel} grants alice@example.com prod for 4h" in out
+    assert f"Switched to a new branch {branch} (from main): {rel} grants alice@example.com prod for 4h" in out
     assert work.repo.head.shorthand == branch
     commit = work.repo.head.peel(pygit2.Commit)
     assert (commit.author.name, commit.author.email) == ("Alice Example", "alice@corp.example")
@@ -79,7 +79,8 @@ def test_a_second_request_the_same_day_gets_its_own_branch_and_file(repo: Access
 def test_a_duration_over_the_target_maximum_is_refused(repo: AccessRepo, work: RepoBuilder) -> None:
     code, _, err = request(repo, "--for", "9h")
     assert code == 1
-    assert "duration 9h is longer than target 'prod' allows (8h)" in err
+    assert err.startswith("error: --for 9h is longer than target 'prod' allows (8h)\n")
+    assert "policy/grants" not in err, "no file that was never written is named"
     assert "hint: ask for at most 8h" in err
     assert work.repo.head.shorthand == "main"
     assert list(work.repo.branches.local) == ["main"]
@@ -94,8 +95,8 @@ def test_a_bad_duration_is_a_usage_error(repo: AccessRepo, work: RepoBuilder, va
 
 def test_an_unknown_target_is_refused(repo: AccessRepo, work: RepoBuilder) -> None:
     result = repo.run("request", "--target", "admin", "--for", "1h", "--reason", "x")
-    assert result.code == 1
-    assert "unknown target 'admin'; targets in tailjit.yaml: prod, staging" in result.err
+    assert result.code == 2
+    assert result.err == "error: --target 'admin' is not a target; targets in policy/tailjit.yaml: prod, staging\n"
 
 
 def test_a_staged_change_is_not_clobbered(repo: AccessRepo, work: RepoBuilder) -> None:

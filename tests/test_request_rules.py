@@ -202,7 +202,8 @@ def test_request_without_for_takes_the_default_duration(ruled: AccessRepo, clone
 def test_request_without_for_or_a_default_is_a_usage_error(ruled: AccessRepo, clone: RepoBuilder) -> None:
     result = ruled.run("request", "--target", "staging", "--reason", "load test")
     assert result.code == 2
-    assert "--for is needed: target 'staging' has no default_duration in policy/tailjit.yaml" in result.err
+    assert "--for or --expires is needed: target 'staging' has no default_duration in policy/tailjit.yaml" \
+        in result.err
 
 
 def test_request_refuses_what_validate_would(ruled: AccessRepo, clone: RepoBuilder) -> None:

@@ -17,7 +17,7 @@ import click
 
 from reconciler.cli import terminal
 from reconciler.cli.app import App
-from reconciler.cli.options import AT_OPTION, Duration, Time
+from reconciler.cli.options import AT_OPTION, Duration, Time, TimeText
 from reconciler.cli.output import report_error
 from reconciler.core.durations import format_duration, format_time
 from reconciler.errors import TailjitError
@@ -25,9 +25,10 @@ from reconciler.git import audit as audit_history
 from reconciler.git.history import open_repository
 from reconciler.git.prune import commit_prune, delete_files, select
 from reconciler.git.remote import compare_url, push_branch, remote, remote_default_branch
-from reconciler.git.request import request_access
+from reconciler.git.request import Ask, request_access
 from reconciler.github import actions, breakglass
 from reconciler.github import codeowners as owners_file
+from reconciler.github.open_pr import github_repository, open_pull_request, token_from
 from reconciler.repo.config import load_config
 from reconciler.text.report import format_table
 
@@ -44,50 +45,79 @@ def _date_or_time_option(ctx: click.Context, param: click.Parameter, value: str 
 @click.command("request")
 @click.option("--target", required=True, help="The target to get access to (a name under 'targets' in tailjit.yaml).")
 @click.option("--for", "duration", default=None, type=Duration(),
-              help="How long, counted from the merge: 30m, 4h, 1d12h (at most the target's max_duration). "
-                   "Default: the target's default_duration.")
+              help="How long, counted from the merge (or --start): 30m, 4h, 1d12h (at most the target's "
+                   "max_duration). Default: the target's default_duration.")
+@click.option("--start", "start", default=None, type=TimeText(),
+              help="Start at this time (ISO 8601 with a zone) instead of at the merge, e.g. for a maintenance "
+                   "window; now or later.")
+@click.option("--expires", "expires", default=None, type=TimeText(),
+              help="End at this time (ISO 8601 with a zone) instead of after --for.")
 @click.option("--reason", required=True, help="Why access is needed; reviewers read this.")
 @click.option("--user", default=None,
               help="The Tailscale login to grant. Default: your git email, mapped through 'identities'.")
 @click.option("--ticket", default=None, help="An incident or ticket reference, e.g. INC-1234.")
 @click.option("--push", is_flag=True, help="Push the branch to origin and print where to open the pull request.")
+@click.option("--open", "open_pr", is_flag=True,
+              help="Push, then open the pull request through the GitHub API with GITHUB_TOKEN (or GH_TOKEN); "
+                   "without a token, print the page that opens it.")
 @click.pass_obj
-def request_command(app: App, target: str, duration: tuple[timedelta, str] | None, reason: str, user: str | None,
-                    ticket: str | None, push: bool) -> int:
+def request_command(app: App, target: str, duration: tuple[timedelta, str] | None,
+                    start: tuple[datetime, str] | None, expires: tuple[datetime, str] | None, reason: str,
+                    user: str | None, ticket: str | None, push: bool, open_pr: bool) -> int:
     """Ask for access: a grant file on a new branch access/<target>/<user>-<date>, committed.
 
-    Merging its pull request is the approval; the duration starts at the merge.
+    The branch is made from the default branch (origin/HEAD, else main),
+    whatever is checked out. Merging its pull request is the approval; the
+    duration starts at the merge, or at --start.
 
     \b
-    Example:
-      tailjit request --target prod --for 4h --reason "Investigate INC-1234" --push
+    Examples:
+      tailjit request --target prod --for 4h --reason "Investigate INC-1234" --open
+      tailjit request --target prod --start 2026-11-25T22:00:00Z --expires 2026-11-26T02:00:00Z \\
+        --reason "Maintenance window CHG-88"
     """
     config = load_config(app.config_path)
-    if duration is None:
+    if duration is not None and expires is not None:
+        raise click.UsageError(f"give --for {duration[1]} or --expires {expires[1]}, not both")
+    if duration is None and expires is None:
         default = config.targets[target].default_duration if target in config.targets else None
         if default is None:
-            raise click.UsageError(f"--for is needed: target {target!r} has no default_duration in "
+            raise click.UsageError(f"--for or --expires is needed: target {target!r} has no default_duration in "
                                    f"{config.relative(config.path)}")
         duration = (default, format_duration(default))
-    made = request_access(config, target=target, duration=duration[0], duration_text=duration[1], reason=reason,
-                          user=user, ticket=ticket, now=app.now())
-    click.echo(f"Switched to a new branch {made.branch}: {made.grant.path} grants {made.grant.user} "
-               f"{target} for {duration[1]} (commit {made.commit[:12]}, author {made.author}).")
+    made = request_access(config, target=target, ask=Ask(duration, start, expires), reason=reason, user=user,
+                          ticket=ticket, now=app.now())
+    for note in made.notes:
+        report_error(note, level="warning")
+    window = f"for {duration[1]}" if duration is not None else f"until {format_time(expires[0])}" if expires else ""
+    if start is not None:
+        window += f" from {format_time(start[0])}"
+    click.echo(f"Switched to a new branch {made.branch} (from {made.base_branch or 'HEAD'}): {made.grant.path} "
+               f"grants {made.grant.user} {target} {window} (commit {made.commit[:12]}, author {made.author}).")
     repo = open_repository(config.root)
     assert repo is not None
-    base = remote_default_branch(repo) or made.base_branch or "main"
-    if not push:
+    base = made.base_branch or remote_default_branch(repo) or "main"
+    if not (push or open_pr):
         click.echo(f"Next: git push -u origin {made.branch}, then open a pull request into {base} "
-                   f"(or run request with --push).")
+                   f"(or run request with --open).")
         return 0
     push_branch(repo, made.branch)
     url = remote(repo).url or "origin"
     click.echo(f"Pushed {made.branch} to origin.")
     link = compare_url(url, base, made.branch)
-    if link is not None:
-        click.echo(f"Open the pull request: {link}")
-    else:
-        click.echo(f"Open a pull request from {made.branch} into {base}.")
+    slug, token = github_repository(url, app.env), token_from(app.env)
+    if open_pr and slug is not None and token is not None:
+        title = f"Request {target} access for {made.grant.user} ({window.strip()})"
+        opened = open_pull_request(slug, token, head=made.branch, base=base, title=title,
+                                   body=f"{made.grant.reason}\n\nGrant file: `{made.grant.path}`", env=app.env,
+                                   page=link)
+        click.echo(f"Opened pull request #{opened.number}: {opened.url}")
+        return 0
+    if open_pr:
+        missing = "GITHUB_TOKEN (or GH_TOKEN)" if token is None else "a GitHub remote (or GITHUB_REPOSITORY)"
+        click.echo(f"Not opened through the GitHub API: {missing} is not set.")
+    click.echo(f"Open the pull request: {link}" if link is not None
+               else f"Open a pull request from {made.branch} into {base}.")
     return 0
 
 

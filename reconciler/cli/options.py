@@ -26,6 +26,20 @@ class Time(click.ParamType[datetime, Any]):
             self.fail(str(e), param, ctx)
 
 
+class TimeText(click.ParamType[tuple[datetime, str], Any]):
+    """An ISO 8601 time with a zone, with the text as given (for messages that name what was typed)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[datetime, str]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_time(str(value)), str(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
 class Duration(click.ParamType[tuple[timedelta, str], Any]):
     """A duration such as ``4h``, ``90m``, ``1d12h``, with the text as given (a bad one is a usage error)."""
 

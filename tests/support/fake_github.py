@@ -21,6 +21,11 @@ in an RFC 8288 ``Link`` header, ``rel="next"`` and ``rel="last"``):
 - issue comments (https://docs.github.com/en/rest/issues/comments): ``GET`` and ``POST
   /repos/{owner}/{repo}/issues/{number}/comments`` (created by ``github-actions[bot]``, ``type: Bot``),
   ``PATCH /repos/{owner}/{repo}/issues/comments/{id}``;
+- creating a pull request (https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request): ``POST
+  /repos/{o}/{r}/pulls`` with ``title``, ``head`` and ``base`` (strings, required) and ``body``: 201 and the
+  pull request (``id``, ``number``, ``html_url``, ``state: open``, ``title``, ``head.ref``, ``base.ref``, ``body``);
+  422 ``Validation Failed`` when a field is missing, ``head`` equals ``base``, or an open pull request from
+  ``head`` into ``base`` exists ("A pull request already exists for owner:head."); kept in ``fake.opened``;
 - pull requests (https://docs.github.com/en/rest/pulls/pulls): ``GET /repos/{o}/{r}/pulls/{n}`` (``user.login``,
   ``head.sha``, ``labels[].name``, ``commits``, ``changed_files``), ``…/pulls/{n}/files`` (``filename``,
   ``status`` added/modified/removed/renamed, ``previous_filename``; at most 3,000), ``…/pulls/{n}/commits``
@@ -137,6 +142,8 @@ class FakeGitHub:
     pulls: dict[int, Pull] = field(default_factory=dict)
     teams: dict[str, list[str]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    #: pull requests opened through ``POST /repos/{o}/{r}/pulls``, as GitHub answered them
+    opened: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
@@ -230,6 +237,7 @@ class FakeGitHub:
             (rf"/repos/{repo}/issues/(\d+)/comments", "GET", self._list_comments),
             (rf"/repos/{repo}/issues/(\d+)/comments", "POST", self._create_comment),
             (rf"/repos/{repo}/issues/comments/(\d+)", "PATCH", self._edit_comment),
+            (rf"/repos/{repo}/pulls", "POST", self._create_pull),
             (rf"/repos/{repo}/pulls/(\d+)", "GET", self._pull),
             (rf"/repos/{repo}/pulls/(\d+)/files", "GET", self._pull_files),
             (rf"/repos/{repo}/pulls/(\d+)/commits", "GET", self._pull_commits),
@@ -327,6 +335,27 @@ class FakeGitHub:
                    "labels": [{"name": n} for n in p.labels], "user": {"login": p.author, "type": "User"}}
                   for p in self.pulls.values() if wanted <= set(p.labels) and state in ("all", "open")]
         return self._page(items, query, path)
+
+    def _create_pull(self, m: re.Match[str], query: dict[str, list[str]], path: str, body: bytes) -> Answer:
+        data = json.loads(body or b"{}")
+        missing = [key for key in ("title", "head", "base") if not isinstance(data.get(key), str) or not data[key]]
+        if missing:
+            return 422, {}, {"message": "Validation Failed",
+                             "errors": [{"resource": "PullRequest", "field": key, "code": "missing_field"}
+                                        for key in missing]}
+        owner = self.repository.split("/")[0]
+        if data["head"] == data["base"] or any(
+                p["head"]["ref"] == data["head"] and p["base"]["ref"] == data["base"] for p in self.opened):
+            return 422, {}, {"message": "Validation Failed", "errors": [{
+                "resource": "PullRequest", "code": "custom",
+                "message": f"A pull request already exists for {owner}:{data['head']}."}]}
+        number = 900 + len(self.opened)
+        pull = {"id": 70_000 + number, "number": number, "state": "open", "title": data["title"],
+                "body": data.get("body"), "html_url": f"{self.url}/{self.repository}/pull/{number}",
+                "head": {"ref": data["head"]}, "base": {"ref": data["base"]},
+                "user": {"login": "requester", "type": "User"}}
+        self.opened.append(pull)
+        return 201, {}, pull
 
     def _create_issue(self, m: re.Match[str], query: dict[str, list[str]], path: str, body: bytes) -> Answer:
         data = json.loads(body)
