@@ -11,12 +11,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from reconciler.credentials.tokens import Secret
 from reconciler.errors import GitHubError
 from reconciler.github.api import DEFAULT_API_URL, GitHub
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Where a token to open the pull request is looked for, first set wins (as `reconciler.git.remote` pushes).
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "TAILJIT_GIT_TOKEN")
