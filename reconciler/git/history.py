@@ -41,9 +41,24 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def open_repository(root: Path) -> pygit2.Repository | None:
-    """The repository ``root`` is in, or None outside git."""
+    """The repository ``root`` is in, or None outside git.
+
+    A repository owned by another user (a volume mounted into a container, a clone made by root) is refused
+    by libgit2 as git refuses it; that is a `GitError` saying how to trust it with ``safe.directory``.
+    """
     found = pygit2.discover_repository(str(root))
-    return pygit2.Repository(found) if found else None
+    if not found:
+        return None
+    try:
+        return pygit2.Repository(found)
+    except pygit2.GitError as e:
+        if "not owned by current user" not in str(e):
+            raise
+        top = Path(found).parent if Path(found).name == ".git" else Path(found)
+        raise GitError(f"the git repository at {top} belongs to another user, so git (and tailjit) will not "
+                       "trust it", hint=f"if you trust it, run: git config --global --add safe.directory {top} "
+                       "(in a container, set it in the image or mount the repository with the user's own uid; "
+                       "tailjit's Dockerfile trusts /repo)") from None
 
 
 def commit_time(commit: pygit2.Commit) -> datetime:
