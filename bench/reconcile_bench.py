@@ -25,9 +25,11 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pygit2
 from generate import NOW, PREVIOUS, Generated, generate
 from measure import ROOT, ChildRun, median, peak_rss_mb, python_child, run_child, timed
 
@@ -118,6 +120,7 @@ class ConvergedResult:
 def run_converged(grants: int, *, policy_bytes: int, workdir: Path) -> ConvergedResult:
     """``tailjit apply`` when the tailnet already holds the rendered policy: one GET, nothing else."""
     made = formatted(generate(workdir / f"converged-{grants}", grants=grants, policy_bytes=policy_bytes))
+    merged(made.root, NOW - timedelta(days=3))  # the tailscale backend grants only from a clean main
     ws = open_workspace(made.config)
     rendered = canonical_policy(ws.at(NOW).rendered).text
     key = "tskey-api-bench"
@@ -150,6 +153,16 @@ def run_converged(grants: int, *, policy_bytes: int, workdir: Path) -> Converged
 def prepare(config: Path, out: Path) -> None:
     """What the scheduled run an hour ago wrote to the tailnet (canonical text, as tailjit writes)."""
     out.write_bytes(canonical_policy(open_workspace(config).at(PREVIOUS).rendered).text)
+
+
+def merged(root: Path, when: datetime) -> None:
+    """Make ``root`` a git repository on ``main`` with everything committed at ``when``, as a merged
+    access repository is (``start``-less grants then start at ``when``: within their targets' 7d)."""
+    repo = pygit2.init_repository(str(root), initial_head="main")
+    repo.index.add_all()
+    repo.index.write()
+    sign = pygit2.Signature("bench", "bench@example.com", int(when.timestamp()), 0)
+    repo.create_commit("HEAD", sign, sign, "the access repository", repo.index.write_tree(), [])
 
 
 def formatted(made: Generated) -> Generated:

@@ -11,6 +11,7 @@ backend and against the fake Tailscale API (a real HTTP server).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -310,3 +311,59 @@ def test_watch_with_a_broken_base_policy_revokes_each_cycle(repo: AccessRepo, ne
     assert_revoked(net)
     assert cycle.wake_reason == "interval" and cycle.next_wake == NOW + timedelta(seconds=60)
 
+
+
+# --- grants only from the reviewed state (the tailscale backend) --------------------------------------------
+
+MALLORY = BOB.replace("bob", "mallory")
+
+
+@pytest.fixture
+def reviewed(repo: AccessRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTailscale]:
+    """A tailnet holding alice's expired grant and bob's active one; the repository committed on main."""
+    repo.grant("prod", "alice.yaml", ALICE)
+    repo.grant("prod", "bob.yaml", BOB)
+    with fake_tailnet(repo, monkeypatch) as fake:
+        fake.set_policy(granted())
+        yield fake
+
+
+def test_apply_on_an_unmerged_branch_grants_nothing_and_still_revokes(repo: AccessRepo,
+                                                                     reviewed: FakeTailscale) -> None:
+    git = pygit2.Repository(str(repo.root))
+    git.branches.local.create("access/prod/mallory", git.head.peel(pygit2.Commit))
+    git.checkout("refs/heads/access/prod/mallory")
+    repo.grant("prod", "mallory.yaml", MALLORY)
+    code, _out, err = apply(repo)
+    members = prod(reviewed.policy)
+    assert "alice@example.com" not in members and "bob@example.com" in members
+    assert "mallory@example.com" not in members
+    assert code == 1 and "HEAD is 'access/prod/mallory', not 'main'" in err
+
+
+def test_an_uncommitted_grant_file_grants_nothing_and_still_revokes(repo: AccessRepo,
+                                                                   reviewed: FakeTailscale) -> None:
+    (repo.root / "policy" / "grants" / "prod" / "mallory.yaml").write_text(MALLORY)
+    code, _out, err = apply(repo)
+    members = prod(reviewed.policy)
+    assert "alice@example.com" not in members and "mallory@example.com" not in members
+    assert code == 1 and "changes not committed to 'main' (policy/grants/prod/mallory.yaml)" in err
+
+
+def test_another_reviewed_branch_is_configured_with_branch(repo: AccessRepo, reviewed: FakeTailscale) -> None:
+    repo.config.write_text(repo.config.read_text() + "branch: trunk\n")
+    repo.commit("branch: trunk")
+    code, _out, err = apply(repo)
+    assert code == 1 and "HEAD is 'main', not 'trunk'" in err
+    assert "alice@example.com" not in prod(reviewed.policy)
+
+
+def test_an_expires_grant_without_history_is_unknown_in_git(repo: AccessRepo) -> None:
+    repo.reviewed()
+    (repo.root / "policy" / "grants" / "prod").mkdir()
+    (repo.root / "policy" / "grants" / "prod" / "late.yaml").write_text(
+        "user: late@example.com\ntarget: prod\nreason: x\nexpires: 2026-11-27T12:00:00Z\n")
+    result = repo.run("status", "--json", "--at", "2026-11-27T08:00:00Z")
+    [row] = [g for g in json.loads(result.out)["grants"] if g["user"] == "late@example.com"]
+    assert row["state"] == "unknown", "a 3-day grant on an 8h target never becomes active by waiting"
+    assert "not committed yet" in row["problem"]

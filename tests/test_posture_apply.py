@@ -127,6 +127,7 @@ def test_an_extended_grant_moves_the_expiry(repo: AccessRepo, fake: FakeTailscal
     path = repo.grant("prod", "alice.yaml", ALICE)
     assert repo.run("apply", "--at", AT).code == 0
     path.write_text(ALICE.replace("14:00:00Z", "16:00:00Z"))
+    repo.commit("extend alice")
     assert repo.run("apply", "--at", AT).code == 0
     assert fake.devices.holders(KEY) == {"alice-laptop": END + timedelta(hours=2),
                                          "alice-phone": END + timedelta(hours=2)}
@@ -139,6 +140,7 @@ def test_revocation_removes_the_member_then_the_attributes(repo: AccessRepo, fak
     fake.received.clear()
     if how == "file deleted":
         path.unlink()
+        repo.commit("revoke alice")
         result = repo.run("apply", "--at", AT)
     else:
         result = repo.run("apply", "--at", "2026-11-24T14:30:00Z")
@@ -212,6 +214,7 @@ def test_a_failed_attribute_delete_after_the_revocation_leaves_access_closed(
     path = repo.grant("prod", "alice.yaml", ALICE)
     assert repo.run("apply", "--at", AT).code == 0
     path.unlink()
+    repo.commit("revoke alice")
     fake.fail_next(5, status=500, path="/api/v2/device/n0001CNTRL/attributes/")
     result = repo.run("apply", "--at", AT)
     assert result.code == 1 and f"error: DELETE /api/v2/device/n0001CNTRL/attributes/{KEY} failed" in result.err

@@ -232,6 +232,7 @@ def test_a_failing_api_is_reported_and_retried_not_fatal(repo: AccessRepo, tailn
 def test_sigterm_during_a_write_lets_the_write_finish_then_stops(
         repo: AccessRepo, tailnet: FakeTailscale, processes: list[subprocess.Popen[str]]) -> None:
     repo.grant("prod", "alice.yaml", "user: alice@example.com\ntarget: prod\nreason: r\n"
+                                     f"start: {format_time(datetime.now(UTC) - timedelta(minutes=5))}\n"
                                      f"expires: {format_time(datetime.now(UTC) + timedelta(hours=1))}\n")
     watcher: list[subprocess.Popen[str]] = []
 

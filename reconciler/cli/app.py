@@ -14,7 +14,7 @@ from reconciler.backends.base import Backend
 from reconciler.core.config import Config
 from reconciler.core.grants import Grant
 from reconciler.git import merged
-from reconciler.git.history import MergeTimes, Progress, merge_times
+from reconciler.git.history import MergeTimes, Progress, merge_times, open_repository
 from reconciler.git.reviewed import folder_existed
 from reconciler.repo.config import find_config, load_config
 from reconciler.repo.workspace import Workspace, open_workspace
@@ -57,7 +57,8 @@ class App:
         if self._workspaces and not gc.isenabled():
             gc.enable()  # a long-running command (apply --watch): its garbage must not pile up
         self._workspaces += 1
-        return open_workspace(self.config_path, self.merge_times, folder_existed, progress=self.loading)
+        return open_workspace(self.config_path, self.merge_times, folder_existed, progress=self.loading,
+                              in_git=lambda root: open_repository(root) is not None)
 
     def merge_times(self, root: Path, grants: Sequence[Grant]) -> MergeTimes:
         """Merge times, kept between runs in the state folder (``<root>/.tailjit``, as `reconciler.watch`)."""

@@ -31,7 +31,8 @@ from reconciler.github import actions
 from reconciler.notify.notifier import Notifier
 from reconciler.posture import unmark_revoked
 from reconciler.reconcile import RevokeOutcome, revoke_only
-from reconciler.repo.config import load_config, load_connection
+from reconciler.repo.config import load_config
+from reconciler.repo.connection import load_connection
 from reconciler.repo.grants import grant_names
 from reconciler.text.report import format_lock
 

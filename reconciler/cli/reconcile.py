@@ -32,6 +32,7 @@ from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError,
 from reconciler.git import merged
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
+from reconciler.git.reviewed import unreviewed_reason
 from reconciler.github import actions
 from reconciler.github.api import post_plan_comment
 from reconciler.posture import open_lock
@@ -219,6 +220,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
         ws = app.workspace()
         if (missing := ws.missing_grants()) is not None:
             raise missing
+        if (unreviewed := _unreviewed(app, ws)) is not None:
+            raise GitError(unreviewed)
         moment = ws.at(now)
         rendered = moment.rendered
         problems = _warn_problems(moment)
@@ -369,6 +372,13 @@ def _validate_grants(statuses: Sequence[GrantStatus], ws: Workspace, changed: se
     return found
 
 
+def _unreviewed(app: App, ws: Workspace) -> str | None:
+    """With the ``tailscale`` backend, why the checkout is not the reviewed state to grant from (else None)."""
+    if (app.backend_spec or ws.config.backend) != "tailscale":
+        return None
+    return unreviewed_reason(ws.config.root, ws.config.grants_dir, ws.config.branch)
+
+
 def _warn_problems(moment: Moment) -> list[GrantError]:
     problems = list(moment.problems)
     for error in problems:
@@ -401,6 +411,7 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
     notifier = None if dry_run or ws is None else notices.notifier_for(app, ws)
     watcher = Watcher(app.workspace, backend, lock_path=state_dir(root) / LOCK_NAME, interval=interval,
                       pull=fetch if pull else None, dry_run=dry_run, clock=app.clock,
+                      unreviewed=lambda loaded: _unreviewed(app, loaded),
                       expiring_before=ws.config.expiring_before if notifier is not None and ws else None)
 
     def report(cycle: Cycle) -> None:

@@ -183,6 +183,8 @@ class Config:
     notify: tuple[Sink, ...] = ()
     #: ``apply --watch`` announces an active grant's end this long before it
     expiring_before: timedelta = DEFAULT_EXPIRING_BEFORE
+    #: the reviewed branch: with the ``tailscale`` backend, apply grants only from its clean checkout
+    branch: str = "main"
 
     def github_identity(self, github_login: str) -> str | None:
         """The Tailscale login that ``identities`` gives GitHub user ``github_login`` (``github:LOGIN`` keys)."""

@@ -93,12 +93,15 @@ START_UNKNOWN = ("start unknown: a duration grant starts when it is merged to ma
 
 
 def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | None = None,
-             start_problem: str | None = None, unknown_start: str | None = None) -> GrantStatus:
+             start_problem: str | None = None, unknown_start: str | None = None, *,
+             history: bool = False) -> GrantStatus:
     """Where ``grant`` stands at ``now``.
 
     The start is the explicit ``start`` or else ``merged_at`` (when the file
     reached main). A ``duration`` grant with neither has an unknown start and
-    grants nothing. An ``expires`` grant with neither is measured from ``now``.
+    grants nothing. So does an ``expires`` grant with neither when ``history``
+    says the repository is in git (the file is not committed, or the clone is
+    shallow); outside git (a local demo) it is measured from ``now``.
     ``start_problem`` says why the merge time cannot be trusted (a commit dated
     in the future): a grant that would start from it is invalid. ``unknown_start`` says why a duration
     grant has no merge time (not committed, not merged, a shallow clone), for its message.
@@ -123,6 +126,12 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
     else:
         assert grant.expires is not None
         end = grant.expires
+        if start is None and history:
+            return GrantStatus(grant, State.UNKNOWN, None, end,
+                               "not committed yet (or older than a shallow clone's history): an expires grant "
+                               "without start is measured from its merge, so how long it lasts is not known; "
+                               "granting nothing",
+                               "expires")
     span = end - (start or now)
     if span > target.max_duration and (start is not None or end > now):
         return GrantStatus(grant, State.INVALID, start, end,
@@ -175,11 +184,13 @@ def break_glass_problem(grant: Grant, target: Target, span: timedelta | None) ->
 def evaluate_all(grants: Iterable[Grant], targets: Mapping[str, Target], now: datetime,
                  merged_at: Mapping[str, datetime] | None = None,
                  start_problems: Mapping[str, str] | None = None,
-                 unknown_starts: Mapping[str, str] | None = None) -> tuple[GrantStatus, ...]:
+                 unknown_starts: Mapping[str, str] | None = None, *,
+                 history: bool = False) -> tuple[GrantStatus, ...]:
     times = merged_at or {}
     problems = start_problems or {}
     unknown = unknown_starts or {}
-    return tuple(_evaluate_one(g, targets, now, times.get(g.path), problems.get(g.path), unknown.get(g.path))
+    return tuple(_evaluate_one(g, targets, now, times.get(g.path), problems.get(g.path), unknown.get(g.path),
+                              history)
                  for g in grants)
 
 
@@ -201,10 +212,12 @@ def _break_glass_key(grant: Grant, target: Target) -> str:
 
 
 def _evaluate_one(grant: Grant, targets: Mapping[str, Target], now: datetime, merged_at: datetime | None,
-                  start_problem: str | None, unknown_start: str | None) -> GrantStatus:
+                  start_problem: str | None, unknown_start: str | None,
+                  history: bool) -> GrantStatus:
     """`evaluate`, where any failure is this grant's problem (it grants nothing), never the run's."""
     try:
-        return evaluate(grant, targets[grant.target], now, merged_at, start_problem, unknown_start)
+        return evaluate(grant, targets[grant.target], now, merged_at, start_problem, unknown_start,
+                        history=history)
     except Exception as e:  # one hostile file must not stop the evaluation of every other grant
         return GrantStatus(grant, State.INVALID, None, None,
                            f"cannot be evaluated ({type(e).__name__}: {str(e)[:200]}); granting nothing")

@@ -7,10 +7,8 @@ config file's parent's parent (``<root>/policy/tailjit.yaml``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from reconciler.core.config import (
     DEFAULT_EXPIRING_BEFORE,
@@ -42,7 +40,7 @@ from reconciler.repo.yamlfile import YList, YMap, YScalar
 DEFAULT_CONFIG = Path("policy/tailjit.yaml")
 _DISCOVERY_HINT = "run tailjit inside an access repository, pass --config PATH, or create one with: tailjit init"
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
-             "targets", "identities", "safety", "owners", "notify", "expiring_before"}
+             "targets", "identities", "safety", "owners", "notify", "expiring_before", "branch"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers", "approvals", "requesters", "reason_pattern",
                 "default_duration", "break_glass", "lock"}
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
@@ -112,6 +110,7 @@ def load_config(path: Path) -> Config:
         owners=attempt(lambda: reader.str_list(doc, "owners"), ()),
         notify=attempt(lambda: reader.sinks(doc), ()),
         expiring_before=attempt(lambda: reader.expiring_before(doc), DEFAULT_EXPIRING_BEFORE),
+        branch=attempt(lambda: reader.checked(doc, "branch", _branch_problem), None) or "main",
     )
     if len(reader.problems) == 1:
         raise reader.problems[0]
@@ -122,40 +121,10 @@ def load_config(path: Path) -> Config:
 
 
 
-def load_connection(path: Path | None) -> Config:
-    """What it takes to reach the tailnet (backend, tailnet, base_url, audience, credentials), read leniently.
-
-    For the revoke-only fallback, when `load_config` refuses the file: each of these settings is read on its
-    own, and one that cannot be read is left at its default, whatever is wrong elsewhere in the file. A file
-    that cannot be read or parsed at all gives the defaults (the environment and ``--backend`` still apply).
-    ``targets`` is empty: the fallback needs none.
-    """
-    root = path.resolve().parent.parent if path is not None else Path.cwd()
-    doc = None
-    if path is not None:
-        try:
-            doc = yamlfile.load(path.read_bytes())
-        except (OSError, yamlfile.YAMLFileError):
-            doc = None
-    reader = _Reader(str(path))
-
-    def lenient(read: Callable[[YMap], str | AwsSecret | None]) -> Any:
-        if not isinstance(doc, YMap):
-            return None
-        try:
-            return read(doc)
-        except ConfigError:
-            return None
-
-    return Config(
-        path=path or root / DEFAULT_CONFIG, root=root, policy_path=root / "policy/policy.hujson",
-        grants_dir=root / "policy/grants", targets={},
-        tailnet=lenient(lambda d: reader.opt_str(d, "tailnet")) or "-",
-        backend=lenient(lambda d: reader.checked(d, "backend", backend_problem)) or "tailscale",
-        base_url=lenient(lambda d: reader.checked(d, "base_url", base_url_problem)),
-        audience=lenient(lambda d: reader.opt_str(d, "audience")),
-        aws_secret=lenient(reader.aws_secret),
-    )
+def _branch_problem(name: str) -> str | None:
+    if not name.strip() or any(c.isspace() or not c.isprintable() for c in name) or name.startswith("-"):
+        return f"{name[:80]!r} is not a branch name"
+    return None
 
 
 class _Reader(RulesReader):

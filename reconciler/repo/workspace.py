@@ -64,6 +64,8 @@ class Workspace:
     unknown_starts: Mapping[str, str] = field(default_factory=dict)
     #: the grants folder is absent but git's recent history has it: its last file was deleted (no typo)
     grants_emptied: bool = False
+    #: the repository is in git: a grant file without history (uncommitted, shallow clone) has an unknown start
+    in_git: bool = False
 
     @property
     def base_path(self) -> str:
@@ -90,7 +92,7 @@ class Workspace:
         """Every grant evaluated at ``now``, once: a command asks for one moment several times (warnings,
         render, the PR comment), and 10,000 grants take about 12 ms to evaluate."""
         return Moment(self, now, evaluate_all(self.loaded.grants, self.config.targets, now, self.merged_at,
-                                              self.start_problems, self.unknown_starts))
+                                              self.start_problems, self.unknown_starts, history=self.in_git))
 
     def statuses(self, now: datetime) -> tuple[GrantStatus, ...]:
         return self.at(now).statuses
@@ -116,10 +118,12 @@ class Workspace:
 
 def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None,
                    folder_existed: Callable[[Path, Path], bool] | None = None, *,
-                   progress: Callable[[int, int | None], None] | None = None) -> Workspace:
+                   progress: Callable[[int, int | None], None] | None = None,
+                   in_git: Callable[[Path], bool] | None = None) -> Workspace:
     """Read the repository. The base policy is parsed (and its errors reported) when it is rendered, so
     commands that only look at grants (status, prune, audit) work even while it is broken. ``folder_existed``
-    (root, folder) tells whether an absent grants folder is in git's recent history."""
+    (root, folder) tells whether an absent grants folder is in git's recent history; ``in_git`` (root) whether
+    the repository is in git at all."""
     config = load_config(config_path)
     base_path = config.relative(config.policy_path)
     try:
@@ -132,7 +136,9 @@ def open_workspace(config_path: Path, merge_times: FindMergeTimes | None = None,
     loaded = load_grants(config, progress=progress)
     emptied = (folder_existed is not None and not config.grants_dir.is_dir()
                and folder_existed(config.root, config.grants_dir))
+    git = in_git is not None and in_git(config.root)
     if merge_times is None:
-        return Workspace(config, base, loaded, grants_emptied=emptied)
+        return Workspace(config, base, loaded, grants_emptied=emptied, in_git=git)
     found = merge_times(config.root, loaded.grants)
-    return Workspace(config, base, loaded, found, found.problems, found.unknown, grants_emptied=emptied)
+    return Workspace(config, base, loaded, found, found.problems, found.unknown, grants_emptied=emptied,
+                     in_git=git)

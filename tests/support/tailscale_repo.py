@@ -37,10 +37,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def use_tailscale(repo: AccessRepo, fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch,
                   extra_config: str = "") -> None:
-    """Point the access repository at ``fake``: ``backend: tailscale`` in the config, ``TS_BASE_URL`` in env."""
+    """Point the access repository at ``fake``: ``backend: tailscale`` in the config, ``TS_BASE_URL`` in env.
+
+    The tailscale backend grants only from the reviewed state, so the repository becomes a git repository on
+    main with everything committed (`AccessRepo.reviewed`); grant files written later are committed as well.
+    """
     clean_env(monkeypatch)
     config = repo.config.read_text().replace("backend: file:tailnet.hujson", "backend: tailscale")
     repo.config.write_text(config + extra_config)
+    if not (repo.root / ".git").exists():
+        repo.reviewed()
     monkeypatch.setenv("TS_BASE_URL", fake.url)
     monkeypatch.setenv("TAILJIT_HTTP_RETRIES", "0")
 
