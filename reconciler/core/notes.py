@@ -29,7 +29,7 @@ def member_notes(policy: hujson.Value, data: JSONValue,
     line: after its comma, or before the comma in a one-line array's ``/* … */``.
     """
     found: dict[tuple[str, str], MemberNote] = {}
-    container = _groups(policy)
+    container = groups_object(policy)
     listed = data.get("groups") if isinstance(data, dict) else None
     if container is None or not isinstance(listed, dict):
         return found
@@ -77,7 +77,7 @@ def _places(items: list[Any], item: object) -> Iterator[int]:
 def count_noted(policy: hujson.Value, groups: Iterable[str]) -> int:
     """How many member notes the arrays of ``groups`` hold: their temporary members, counted in the packed text
     (one regular-expression pass per array; 10,000 members take milliseconds, not a note parse each)."""
-    container = _groups(policy)
+    container = groups_object(policy)
     if container is None:
         return 0
     count = 0
@@ -117,7 +117,8 @@ def note_text_at(array: hujson.Array, index: int) -> str | None:
     return note.decode("utf-8", "replace")
 
 
-def _groups(policy: hujson.Value) -> hujson.Object | None:
+def groups_object(policy: hujson.Value) -> hujson.Object | None:
+    """The policy's ``groups`` object, or None when it has none (or it is not an object)."""
     top = policy.value
     assert isinstance(top, hujson.Object)
     member = top.get("groups")

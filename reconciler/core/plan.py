@@ -31,7 +31,7 @@ from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
 from reconciler.core.durations import format_time
-from reconciler.core.notes import count_noted
+from reconciler.core.notes import count_noted, groups_object
 from reconciler.core.notes import member_notes as member_notes  # explicit: callers read notes from here too
 from reconciler.core.policy import (
     MemberNote,
@@ -224,8 +224,8 @@ def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_group
     rendered_policy = as_policy(rendered, "rendered policy")
     header = header_of(rendered_policy.text)
     live_tree = parse_policy(live_body, "live policy")
-    live_groups = _groups(live_tree)
-    rendered_groups = _groups(rendered_policy.tree)  # read only: its arrays are cloned
+    live_groups = groups_object(live_tree)
+    rendered_groups = groups_object(rendered_policy.tree)  # read only: its arrays are cloned
     assert rendered_groups is not None
     for group in sorted(target_groups):
         source = rendered_groups.get(group)
@@ -233,7 +233,7 @@ def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_group
             continue
         if live_groups is None:
             live_tree.patch(b'[{"op": "add", "path": "/groups", "value": {}}]')
-            live_groups = _groups(live_tree)
+            live_groups = groups_object(live_tree)
             assert live_groups is not None
         copies = [m for m in live_groups.members if m.name.to_python() == group]
         for existing in copies:  # a group named twice (a console edit): no copy may keep access
@@ -249,15 +249,6 @@ def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_group
         return Policy(body, live_tree, path="desired policy")
     live_tree.before = insert_header(live_tree.before, header)  # now live_tree.pack() == the text
     return Policy(insert_header(body, header), live_tree, path="desired policy")
-
-
-def _groups(policy: hujson.Value) -> hujson.Object | None:
-    top = policy.value
-    assert isinstance(top, hujson.Object)
-    member = top.get("groups")
-    if member is None or not isinstance(member.value.value, hujson.Object):
-        return None
-    return member.value.value
 
 
 def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_groups: set[str], *,
