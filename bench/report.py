@@ -13,6 +13,14 @@ RECONCILE_RSS_MB = 200.0
 TARGET_GRANTS = 10_000
 MAX_SCALING_RATIO = 5.5
 GIT_SECONDS = 2.0
+#: The targets of the one-pull-request-per-grant history and of the process.
+HISTORY_COLD_10K = 1.0
+HISTORY_COLD_100K_COMMITS = 5.0
+HISTORY_WARM = 0.1
+AUDIT_SECONDS = 2.0
+APPLY_10K_PROCESS = 0.65
+APPLY_100K_PROCESS = 5.5
+HELP_OVER_PASS = 6.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,28 @@ def checks(found: Mapping[str, Any], *, quick: bool) -> list[Check]:
     if git is not None and not quick:
         for name, seconds in git["timings"].items():
             out.append(Check(f"git: {name}", f"< {GIT_SECONDS:g} s", f"{seconds:.3f} s", seconds < GIT_SECONDS))
+    history = found.get("history")
+    if history is not None and not quick:
+        for row in history["sizes"]:
+            if row["grants"] == 10_000:
+                out.append(Check(f"history: {row['commits']:,} commits, cold", f"< {HISTORY_COLD_10K:g} s",
+                                 f"{row['cold']:.3f} s", row["cold"] < HISTORY_COLD_10K))
+                out.append(Check(f"history: {row['commits']:,} commits, one new merge", f"< {HISTORY_WARM:g} s",
+                                 f"{row['warm']:.3f} s", row["warm"] < HISTORY_WARM))
+            if row["commits"] >= 100_000:
+                out.append(Check(f"history: {row['commits']:,} commits, cold", f"< {HISTORY_COLD_100K_COMMITS:g} s",
+                                 f"{row['cold']:.3f} s", row["cold"] < HISTORY_COLD_100K_COMMITS))
+        a = history["audit"]
+        out.append(Check(f"audit: {a['grants']:,} merged and pruned", f"< {AUDIT_SECONDS:g} s", f"{a['full']:.3f} s",
+                         a["full"] < AUDIT_SECONDS))
+    process = found.get("process")
+    if process is not None and not quick:
+        for row in process["applies"]:
+            limit = APPLY_10K_PROCESS if row["grants"] <= 10_000 else APPLY_100K_PROCESS
+            out.append(Check(f"process: tailjit apply, {row['grants']:,} grants", f"≤ {limit:g} s",
+                             f"{row['apply']:.3f} s", row["apply"] <= limit))
+        out.append(Check("process: tailjit --help / python -c pass", f"≤ {HELP_OVER_PASS:g}×",
+                         f"{process['help_over_pass']:.1f}×", process["help_over_pass"] <= HELP_OVER_PASS))
     return out
 
 
@@ -130,6 +160,10 @@ def markdown(about: Mapping[str, Any], found: Mapping[str, Any], verdicts: Seque
                 table(("operation", "seconds"), list(g["timings"].items()))]
     if "hujson" in found:
         out += ["## 4. HuJSON", "", *_hujson_section(found["hujson"])]
+    if "history" in found:
+        out += ["## 5. One pull request per grant", "", *_history_section(found["history"])]
+    if "process" in found:
+        out += ["## 6. The tailjit process", "", *_process_section(found["process"])]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -152,6 +186,59 @@ def _hujson_section(h: Mapping[str, Any]) -> list[str]:
                 f"{large['hujson parse'] * 1e3:.1f} ms, `json.loads` of the same data {large['json.loads'] * 1e3:.1f} "
                 f"ms: {large['ratio']:.0f}×.", ""]
     return out
+
+
+def _history_section(h: Mapping[str, Any]) -> list[str]:
+    rows = h["sizes"]
+    out = ["Every grant is its own pull request: a branch commit adding the file and a merge commit on main, "
+           "packed by `git repack` as a clone is. cold = `merge_times` with no record in `.tailjit/` (the "
+           "whole first-parent walk); one new merge = the record of the previous tip kept, one pull request "
+           "merged since (what the scheduled run usually finds). `git rev-list` = `git rev-list --first-parent "
+           "--count HEAD` over the same history in the same run, the floor of any first-parent walk. Best of "
+           "the repeats.", "",
+           table(("pull requests", "commits", "first-parent", "cold s", "one new merge s", "git rev-list s",
+                  "cold / rev-list", "trees read", "record KiB"),
+                 [(r["grants"], r["commits"], r["first_parent"], r["cold"], r["warm"], r["rev_list"],
+                   round(r["cold_over_rev_list"], 1), r["trees"], round(r["record_bytes"] / 1024))
+                  for r in rows]),
+           "![Merge times against the length of history](history.png)", ""]
+    a = h["audit"]
+    out += [f"`tailjit audit` over {a['grants']:,} grants merged one pull request each and pruned in batches "
+            f"({a['removed']:,} removed, {a['live']:,} still there): the full history in {a['full']:.3f} s "
+            f"in-process ({a['cli']:.3f} s as the command, JSON output); `--since` the last day "
+            f"({a['since_records']:,} records) in {a['since']:.3f} s.", ""]
+    return out
+
+
+def _process_section(p: Mapping[str, Any]) -> list[str]:
+    return ["The real program (`python -m reconciler`), started cold, best of the repeats. The base policy is "
+            "generated as in part 1; `apply` writes the file backend.", "",
+            table(("command", "seconds"),
+                  [*((f"tailjit apply, {r['grants']:,} grants, {r['policy_bytes'] / (1 << 20):.0f} MiB base",
+                      r["apply"]) for r in p["applies"]),
+                   ("tailjit --help", p["help"]), ("python -c pass", p["python_pass"])]),
+            f"`tailjit --help` takes {p['help_over_pass']:.1f}× as long as starting Python and doing nothing.", ""]
+
+
+def plot_history(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Merge-time walk, cold and warm, and git rev-list against the number of commits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["commits"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(n, [r["cold"] for r in rows], marker="o", linewidth=2.2, label="merge times, cold (full walk)")
+    ax.plot(n, [r["warm"] for r in rows], marker="s", label="merge times, one new merge since the record")
+    ax.plot(n, [r["rev_list"] for r in rows], marker="^", linestyle="--", label="git rev-list --first-parent --count")
+    ax.axhline(HISTORY_WARM, color="grey", linewidth=0.8, linestyle=":", label="0.1 s")
+    ax.set(xscale="log", yscale="log", xlabel="commits (one pull request per grant: two commits each)",
+           ylabel="seconds (best of repeats)", title="Merge times of every grant file")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # --- the plot ---------------------------------------------------------------------------------------------

@@ -9,9 +9,14 @@ Four parts, each written to ``<out>/<part>.json`` and printed as a table:
    policy, against the fake Tailscale API: the requests made and the time;
 3. git — merge times of 2,000 grant files in a 10,000-commit history,
    ``tailjit status`` and ``tailjit audit``;
-4. hujson — parse, format and patch against ``json.loads``, json5 and json-five.
+4. hujson — parse, format and patch against ``json.loads``, json5 and json-five;
+5. history — one pull request per grant (1,000 and 10,000 grants, and 100,000 commits): merge times
+   cold and with the record of the previous run, against ``git rev-list --first-parent --count``; audit
+   over 10,000 grants merged and pruned;
+6. process — the ``tailjit`` program started cold: ``apply`` at 10,000 and 100,000 grants, ``--help``.
 
-A full run also draws ``bench/scaling.png`` and writes ``bench/RESULTS.md``.
+A full run also draws ``bench/scaling.png`` and ``bench/history.png`` and writes ``bench/RESULTS.md``;
+``--report`` with some ``--parts`` takes the other parts from the JSON an earlier run left in ``--out``.
 ``--quick`` runs every part at a small size, so CI can keep the benchmarks working;
 its timings mean nothing.
 """
@@ -34,13 +39,14 @@ sys.path.insert(0, str(ROOT))  # tests.support: the fake Tailscale API and the g
 
 import generate
 import git_bench
+import history_bench
 import hujson_bench
 import reconcile_bench
-from report import Check, checks, markdown, plot
+from report import Check, checks, markdown, plot, plot_history
 
 from reconciler import hujson
 
-PARTS = ("reconcile", "converged", "git", "hujson")
+PARTS = ("reconcile", "converged", "git", "hujson", "history", "process")
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,17 @@ class Sizes:
     commits: int
     git_grants: int
     quick: bool
+    #: pull requests of the one-merge-per-grant histories (two commits each)
+    history: tuple[int, ...] = (1_000, 10_000, 50_000)
+    audit_grants: int = 10_000
+    #: (grant files, base policy bytes) of the cold ``tailjit apply`` runs
+    process: tuple[tuple[int, int], ...] = ((10_000, 1 << 20), (100_000, 10 << 20))
 
 
 FULL = Sizes(grants=(1_000, 10_000, 50_000), repeats=3, policy_bytes=1 << 20, converged_grants=10_000,
              commits=10_000, git_grants=2_000, quick=False)
 QUICK = Sizes(grants=(100, 300), repeats=1, policy_bytes=64 << 10, converged_grants=100, commits=300,
-              git_grants=50, quick=True)
+              git_grants=50, quick=True, history=(100,), audit_grants=200, process=((100, 64 << 10),))
 
 
 def run_part(part: str, sizes: Sizes, workdir: Path, log: Callable[[str], None]) -> Any:
@@ -76,6 +87,13 @@ def run_part(part: str, sizes: Sizes, workdir: Path, log: Callable[[str], None])
     if part == "git":
         log(f"git: {sizes.git_grants:,} grant files, {sizes.commits:,} commits")
         return git_bench.run(commits=sizes.commits, grants=sizes.git_grants, workdir=workdir)
+    if part == "history":
+        log(f"history: {', '.join(f'{n:,}' for n in sizes.history)} pull requests; audit of "
+            f"{sizes.audit_grants:,}")
+        return history_bench.run_history(list(sizes.history), workdir, sizes.repeats, sizes.audit_grants)
+    if part == "process":
+        log("process: " + ", ".join(f"{n:,} grants" for n, _ in sizes.process))
+        return history_bench.run_process(list(sizes.process), workdir, sizes.repeats)
     log("hujson")
     return hujson_part(sizes)
 
@@ -125,6 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             found[part] = run_part(part, sizes, Path(tmp), log)
             (args.out / f"{part}.json").write_text(json.dumps({"machine": about, "results": found[part]}, indent=2)
                                                     + "\n")
+    if args.report:  # the parts not run this time, as an earlier run left them
+        for part in PARTS:
+            earlier = args.out / f"{part}.json"
+            if part not in found and earlier.exists():
+                found[part] = json.loads(earlier.read_text())["results"]
+    found = {part: found[part] for part in PARTS if part in found}
     verdicts: list[Check] = checks(found, quick=sizes.quick)
     summary = {"machine": about, "checks": [c.data for c in verdicts]}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -136,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report or (not sizes.quick and set(parts) == set(PARTS)):
         if "reconcile" in found:
             plot(found["reconcile"], BENCH / "scaling.png")
+        if "history" in found:
+            plot_history(found["history"]["sizes"], BENCH / "history.png")
         (BENCH / "RESULTS.md").write_text(text)
     return 0 if all(c.passed is not False for c in verdicts) else 1
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("load", "render", "plan", "apply", "total")
 #: the HuJSON part benchmarks the shared corpus of real policies, which sits beside a clone in CI
 HAVE_CORPUS = any(corpus.POLICIES.glob("*.hujson"))
-PARTS = "reconcile,converged,git" + (",hujson" if HAVE_CORPUS else "")
+PARTS = "reconcile,converged,git,history,process" + (",hujson" if HAVE_CORPUS else "")
 
 
 def test_quick_benchmarks_run_and_write_well_formed_results(tmp_path: Path) -> None:
@@ -47,6 +47,17 @@ def test_quick_benchmarks_run_and_write_well_formed_results(tmp_path: Path) -> N
     git = json.loads((tmp_path / "git.json").read_text())["results"]
     assert set(git["timings"]) == {"merge_times (one walk)", "tailjit status", "tailjit audit"}
     assert git["commits"] > 250 and git["grants"] == 50
+
+    history = json.loads((tmp_path / "history.json").read_text())["results"]
+    (size,) = history["sizes"]
+    assert (size["grants"], size["commits"], size["first_parent"]) == (100, 201, 101)
+    assert size["warm_walked"] == 2 and size["walked"] == 101, "the warm run walks the new merge only"
+    assert size["cold"] > 0 and size["warm"] > 0 and size["rev_list"] > 0
+    assert history["audit"]["grants"] == 200 and history["audit"]["removed"] == 100
+
+    process = json.loads((tmp_path / "process.json").read_text())["results"]
+    assert [r["grants"] for r in process["applies"]] == [100] and process["applies"][0]["apply"] > 0
+    assert process["help"] > process["python_pass"] > 0
 
     if HAVE_CORPUS:
         hujson = json.loads((tmp_path / "hujson.json").read_text())["results"]
