@@ -139,7 +139,8 @@ def build(where: Path, commits: int, grants: int, seed: int = 7) -> tuple[RepoBu
     return b, made
 
 
-def build_merged(where: Path, grants: int, *, prune_every: int = 0) -> tuple[RepoBuilder, dict[str, datetime]]:
+def build_merged(where: Path, grants: int, *, prune_every: int = 0,
+                 start: datetime = START) -> tuple[RepoBuilder, dict[str, datetime]]:
     """One pull request per grant, as a team works: each grant file added on its own branch and merged to main
     by a merge commit (two commits per grant). With ``prune_every``, a prune commit after every that many merges
     deletes the files merged before the previous prune (expired by then), as the scheduled workflow does.
@@ -147,7 +148,7 @@ def build_merged(where: Path, grants: int, *, prune_every: int = 0) -> tuple[Rep
     Returns the builder (HEAD checked out, objects packed by ``git repack`` as a clone's are, or by libgit2
     where git is missing) and each grant still present's merge time."""
     b = RepoBuilder.init(where)
-    when = START
+    when = start
     b.commit({"policy/tailjit.yaml": config_text(), "policy/policy.hujson": policy_text()}, when, author=CAROL,
              write_ref=False)
     births: dict[str, datetime] = {}
