@@ -187,3 +187,48 @@ def test_pull_request_numbers_and_who_removed_a_file_through_a_pull_request(repo
     assert rows["alice.yaml"]["removed_by"] == "Dave Example <dave@example.com>", "the deleter, not the merger"
     assert rows["alice.yaml"]["revoked_early"] is True
     assert rows["bob.yaml"]["removed_by"] is None
+
+
+#: The fields of schema 1 of ``audit --format jsonl``, in order, as docs/audit.md lists them.
+JSONL_FIELDS = ["schema", "event", "at", "user", "target", "group", "file", "start", "until", "reason", "ticket",
+                "requested_by", "approved_by", "pull_request", "previous_until", "revoked_because", "removed_by",
+                "commit", "detail"]
+
+
+def jsonl(repo: AccessRepo, *args: str) -> list[dict[str, Any]]:
+    result = repo.run("audit", "--format", "jsonl", *args)
+    assert result.code == 0, result.err
+    return [json.loads(line) for line in result.out.splitlines()]
+
+
+def test_jsonl_is_one_event_per_line_oldest_first(repo: AccessRepo, history: RepoBuilder) -> None:
+    events = jsonl(repo)
+    assert [(e["event"], e["file"].split("/")[-1], e["at"]) for e in events] == [
+        ("granted", "alice.yaml", format_time(at(2))),
+        ("granted", "bob.yaml", format_time(at(3))),
+        ("revoked", "bob.yaml", format_time(at(4))),
+        ("granted", "dave-inc.yaml", format_time(at(5))),
+        ("revoked", "alice.yaml", format_time(at(6))),
+        ("invalid", "bad.yaml", format_time(at(7.5))),
+        ("revoked", "dave-inc.yaml", format_time(at(11))),
+    ]
+    assert all(list(e) == JSONL_FIELDS and e["schema"] == 1 for e in events)
+    alice = events[0]
+    assert (alice["user"], alice["target"], alice["start"], alice["until"], alice["reason"], alice["ticket"],
+            alice["requested_by"], alice["approved_by"]) == (
+        "alice@example.com", "prod", format_time(at(2)), format_time(at(6)), "Investigate INC-1", "INC-1",
+        "Alice Example <alice@example.com>", "Carol Approver <carol@example.com>")
+    bob_revoked = events[2]
+    assert (bob_revoked["revoked_because"], bob_revoked["removed_by"]) == (
+        "removed", "Carol Approver <carol@example.com>")
+    assert bob_revoked["commit"] == str(history.repo.revparse_single("main~5").id)
+    assert events[4]["revoked_because"] == "expired" and events[4]["removed_by"] is None
+    assert events[5]["detail"] and events[5]["user"] is None
+
+
+def test_jsonl_since_keeps_the_events_at_or_after_it(repo: AccessRepo, history: RepoBuilder) -> None:
+    events = jsonl(repo, "--since", format_time(at(5)))
+    assert [(e["event"], e["at"]) for e in events] == [
+        ("granted", format_time(at(5))), ("revoked", format_time(at(6))), ("invalid", format_time(at(7.5))),
+        ("revoked", format_time(at(11)))]
+    assert jsonl(repo, "--since", "2099-01-01") == []

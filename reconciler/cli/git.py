@@ -29,6 +29,9 @@ from reconciler.git.request import Ask, request_access
 from reconciler.github import actions, breakglass
 from reconciler.github import codeowners as owners_file
 from reconciler.github.open_pr import github_repository, open_pull_request, token_from
+from reconciler.notify.auditlog import audit_events
+from reconciler.notify.auditlog import since as events_since
+from reconciler.notify.gitfacts import pull_request_link
 from reconciler.repo.config import load_config
 from reconciler.text.report import format_table
 
@@ -179,10 +182,15 @@ AUDIT_COLUMNS = (("merged_at", "MERGED"), ("user", "USER"), ("target", "TARGET")
 @click.command("audit")
 @click.option("--since", default=None, callback=_date_or_time_option, metavar="DATE",
               help="Only grants with anything on or after this date (2026-11-01) or time (ISO 8601 with a zone).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "jsonl"]), default="table",
+              show_default=True,
+              help="jsonl: one event per line (granted, revoked, invalid), schema 1 of docs/audit.md, for a SIEM.")
 @click.pass_obj
 def audit_command(app: App, since: datetime | None, fmt: str) -> int:
     """Access history from git: who asked, who merged (approved), active from/to, removed when and how.
+
+    With --format jsonl, the history as events, one JSON object per line, oldest first;
+    --since keeps the events at or after it.
 
     \b
     Examples:
@@ -193,6 +201,11 @@ def audit_command(app: App, since: datetime | None, fmt: str) -> int:
     records = audit_history.history(config, since)
     if since is not None:
         records = audit_history.since(records, since)
+    if fmt == "jsonl":
+        events = audit_events(records, app.now(), pull_request_link(config))
+        for event in events if since is None else events_since(events, since):
+            click.echo(json.dumps(event.data, ensure_ascii=False, separators=(",", ":")))
+        return 0
     records = _with_reviews(app, records)
     rows = [r.data for r in records]
     if fmt == "json":

@@ -63,6 +63,8 @@ class Event:
     previous_until: datetime | None = None
     revoked_because: str | None = None
     removed_by: str | None = None
+    #: the commit that made the change, when git says (``audit --format jsonl``)
+    commit: str | None = None
     detail: str | None = None
 
     @property
@@ -81,7 +83,7 @@ class Event:
             "reason": self.reason, "ticket": self.ticket, "requested_by": self.requested_by,
             "approved_by": self.approved_by, "pull_request": self.pull_request,
             "previous_until": _t(self.previous_until), "revoked_because": self.revoked_because,
-            "removed_by": self.removed_by, "detail": self.detail,
+            "removed_by": self.removed_by, "commit": self.commit, "detail": self.detail,
         }
 
 

@@ -8,6 +8,7 @@ events simply carry less: nothing here ever fails an apply.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pygit2
 
@@ -25,23 +26,25 @@ def git_facts(config: Config) -> dict[str, GitFacts]:
     """``{"prod/alice.yaml": GitFacts(...)}`` for every grant file in the history; the latest merge of a name wins."""
     try:
         records = audit.history(config)
-        repo = open_repository(config.root)
-        origin = _origin_url(repo) if repo is not None else None
     except (TailjitError, pygit2.GitError, OSError) as e:
         log.debug("no git facts for notifications: %s", e)
         return {}
+    link_to = pull_request_link(config)
     found: dict[str, GitFacts] = {}
     for r in records:
-        link = pull_request_url(origin, r.pull_request) if origin and r.pull_request is not None else None
+        link = link_to(r.pull_request) if r.pull_request is not None else None
         found["/".join(r.path.split("/")[-2:])] = GitFacts(
             requested_by=r.requested_by, approved_by=r.approved_by, pull_request=link, removed_at=r.removed_at,
             removed_by=r.removed_by, start=r.active_from, reason=r.reason, ticket=r.ticket)
     return found
 
 
-def _origin_url(repo: pygit2.Repository) -> str | None:
+def pull_request_link(config: Config) -> Callable[[int], str | None]:
+    """Pull request number → its page, from the ``origin`` remote when it is on GitHub (else always None)."""
     try:
-        url = repo.remotes["origin"].url
-    except (KeyError, ValueError):
-        return None
-    return str(url) if url else None
+        repo = open_repository(config.root)
+        url = repo.remotes["origin"].url if repo is not None else None
+    except (KeyError, ValueError, TailjitError, pygit2.GitError, OSError):
+        url = None
+    origin = str(url) if url else None
+    return lambda number: pull_request_url(origin, number) if origin else None
