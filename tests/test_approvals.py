@@ -311,6 +311,19 @@ def test_server_errors_are_retried_then_fail_the_check(repo: AccessRepo, fake: F
     assert check(repo).code == 0, "one failure is ridden out"
 
 
+def test_a_slow_github_times_out_and_fails_the_check(repo: AccessRepo, fake: FakeGitHub,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_pull(7, author="bob", files={ALICE: GRANT})
+    monkeypatch.setenv("TAILJIT_HTTP_TIMEOUT", "0.2")
+    monkeypatch.setenv("TAILJIT_HTTP_RETRIES", "0")
+    fake.delay = 5.0
+    result = check(repo)
+    assert result.code == 1
+    assert "error: reading pull request #7 failed 1 time(s); the last attempt: timed out after 0.2s" in result.err
+    monkeypatch.setenv("TAILJIT_HTTP_TIMEOUT", "soon")
+    assert "error: TAILJIT_HTTP_TIMEOUT='soon' is not a number" in check(repo).err
+
+
 def test_more_commits_than_github_lists_fails_the_check(repo: AccessRepo, fake: FakeGitHub) -> None:
     pull = fake.add_pull(7, author="bob", files={ALICE: GRANT})
     pull.commit_count = 300

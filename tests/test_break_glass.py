@@ -137,6 +137,17 @@ def test_apply_without_a_token_or_with_github_unreachable_warns_only(
     assert "could not connect" in result.err
 
 
+def test_a_slow_github_delays_apply_by_its_timeout_only(repo: AccessRepo, merged: RepoBuilder, fake: FakeGitHub,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILJIT_HTTP_TIMEOUT", "0.2")
+    monkeypatch.setenv("TAILJIT_HTTP_RETRIES", "0")
+    fake.delay = 5.0
+    result = run(repo, "apply", "--at", DURING)
+    assert result.code == 0
+    assert "alice@example.com" in repo.tailnet.read_text()
+    assert "warning: listing break-glass issues failed 1 time(s); the last attempt: timed out after 0.2s" in result.err
+
+
 def test_a_revocation_is_never_blocked_by_github(repo: AccessRepo, merged: RepoBuilder, fake: FakeGitHub) -> None:
     assert run(repo, "apply", "--at", DURING).code == 0
     asked = len(fake.requests)

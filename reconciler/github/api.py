@@ -79,7 +79,8 @@ class GitHub:
                               hint="in a workflow, set env GITHUB_TOKEN: ${{ github.token }} on the step; "
                                    "GITHUB_REPOSITORY is set by Actions (owner/name)")
         return cls(repository, Secret(token), env.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL,
-                   transport=transport, retries=retries, timeout=timeout, forbidden_hint=forbidden_hint)
+                   transport=transport, retries=int(_setting(env, "TAILJIT_HTTP_RETRIES", retries, whole=True)),
+                   timeout=_setting(env, "TAILJIT_HTTP_TIMEOUT", timeout, whole=False), forbidden_hint=forbidden_hint)
 
     def get(self, path: str, what: str) -> dict[str, Any]:
         """The JSON object at ``path`` (below the API URL, already quoted)."""
@@ -208,6 +209,20 @@ class GitHub:
             raise GitHubError(f"GitHub's next-page link points at {theirs.scheme}://{theirs.netloc}, not "
                               f"{mine.scheme}://{mine.netloc}; not following it with the token")
         return url
+
+
+def _setting(env: Mapping[str, str], name: str, default: float, *, whole: bool) -> float:
+    """``TAILJIT_HTTP_RETRIES`` or ``TAILJIT_HTTP_TIMEOUT`` when set (they bound GitHub too), else ``default``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise GitHubError(f"{name}={raw[:40]!r} is not a {'whole ' if whole else ''}number") from None
+    if value < 0 or (not whole and value == 0):
+        raise GitHubError(f"{name} must be {'at least 0' if whole else 'more than 0'}")
+    return value
 
 
 def post_plan_comment(number: int, body: str, env: Mapping[str, str] | None = None) -> CommentResult:

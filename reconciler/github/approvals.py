@@ -178,9 +178,11 @@ def latest_reviews(reviews: tuple[Review, ...]) -> dict[str, Review]:
 
 
 def effective_approvers(target: Target, config: Config) -> tuple[str, ...]:
-    """Who may approve grants to ``target``, as ``@user`` and ``@org/team``: its approvers, else the owners."""
-    named = target.approvers or config.owners
-    return tuple(a for a in named if a.startswith("@"))
+    """Who may approve grants to ``target``: its approvers, else the config's owners (empty: anyone).
+
+    Only ``@user`` and ``@org/team`` entries can match a reviewer; an email address matches nobody.
+    """
+    return target.approvers or config.owners
 
 
 def teams_to_resolve(pr: PullRequest, config: Config, grants: list[Grant]) -> list[str]:
@@ -188,7 +190,7 @@ def teams_to_resolve(pr: PullRequest, config: Config, grants: list[Grant]) -> li
     if not any(r.state == APPROVED for r in latest_reviews(pr.reviews).values()):
         return []
     teams = {a[1:].lower() for g in grants for a in effective_approvers(config.targets[g.target], config)
-             if "/" in a}
+             if a.startswith("@") and "/" in a}
     return sorted(teams)
 
 
@@ -220,6 +222,10 @@ def decide(pr: PullRequest, config: Config, now: datetime,
             else:
                 reviewers.append(Reviewer(review.login, False, reason))
         glass, notes = _break_glass(by_target[name], target, pr, now)
+        emails = [a for a in approvers if not a.startswith("@")]
+        if emails:
+            notes.append(f"approvers written as email addresses ({', '.join(emails)}) count nobody: tailjit "
+                         "matches reviewers to @user and @org/team only")
         verdicts.append(TargetVerdict(name, 0 if glass else target.approvals, approvers, tuple(by_target[name]),
                                       tuple(reviewers), glass, tuple(notes)))
     return Verdict(pr.number, tuple(verdicts), tuple(problems), tuple(removed))
@@ -257,7 +263,7 @@ def _not_an_approver(login: str, approvers: tuple[str, ...], team_members: Mappi
     lowered = login.lower()
     for approver in approvers:
         name = approver[1:].lower()
-        if name == lowered or lowered in team_members.get(name, frozenset()):
+        if approver.startswith("@") and (name == lowered or lowered in team_members.get(name, frozenset())):
             return None
     return f"is not one of {target}'s approvers ({', '.join(approvers)})"
 

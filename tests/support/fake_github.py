@@ -148,6 +148,8 @@ class FakeGitHub:
     authorizations: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     raw: dict[str, tuple[int, bytes, bool]] = field(default_factory=dict)
+    #: seconds every answer waits before it is sent (a slow GitHub)
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _clock: int = 0
 
@@ -381,6 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         status, headers, payload = self.server.fake.handle(self.command, self.path,
                                                            self.headers.get("Authorization", ""), body)
+        if self.server.fake.delay:
+            self.server.stop.wait(self.server.fake.delay)
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -402,6 +406,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, fake: FakeGitHub) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
+        #: set on shutdown, so that a delayed answer does not outlive the test
+        self.stop = threading.Event()
 
 
 @contextmanager
@@ -414,6 +420,7 @@ def serve(token: str = "ghs-test-token", repository: str = "example/access") -> 
     try:
         yield fake
     finally:
+        server.stop.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
