@@ -36,6 +36,8 @@ identities:
   alice@corp.example: alice@example.com
 """
 AT = "2026-11-24T12:00:00Z"
+#: before the grants of `grant_text` start: a new request may not start in the past
+BEFORE = "2026-11-24T11:00:00Z"
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -217,3 +219,19 @@ def test_request_refuses_what_validate_would(ruled: AccessRepo, clone: RepoBuild
 
 def test_the_shared_config_still_loads(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, CONFIG)).targets["prod"].approvals == 1
+
+
+def test_changed_since_holds_only_new_and_changed_files_to_the_request_rules(ruled: AccessRepo,
+                                                                             clone: RepoBuilder) -> None:
+    # bob's grant was merged before prod had requesters; a pull request adds alice's
+    clone.commit({"policy/grants/prod/bob.yaml": grant_text(user="bob@example.com")}, at(1), author=CAROL)
+    clone.checkout()
+    ruled.grant("prod", "alice.yaml", grant_text())
+    assert ruled.run("validate", "--at", BEFORE).code == 1, "without --changed-since every file is held to them"
+    result = ruled.run("validate", "--at", BEFORE, "--changed-since", "main")
+    assert result.code == 0, result.err
+    ruled.grant("prod", "carol.yaml", grant_text(reason="no ticket"))
+    result = ruled.run("validate", "--at", BEFORE, "--changed-since", "main")
+    assert result.code == 1
+    assert "carol.yaml:3: the reason does not match target 'prod''s reason_pattern" in result.err
+    assert "bob.yaml" not in result.err

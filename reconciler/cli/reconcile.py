@@ -63,7 +63,8 @@ from reconciler.watch import (
 @AT_OPTION
 @click.option("--changed-since", "changed_since", metavar="REF", default=None,
               help="Hold the grant files added or changed since REF (the pull request's base, e.g. origin/main) "
-                   "to the rules of a new request: not over already, not starting in the past.")
+                   "to the rules of a new request: not over already, not starting in the past; the targets' "
+                   "requesters and reason_pattern then apply to those files only.")
 @click.pass_obj
 def validate(app: App, at: datetime | None, changed_since: str | None) -> int:
     """Check tailjit.yaml, the base policy and every grant file.
@@ -82,7 +83,8 @@ def validate(app: App, at: datetime | None, changed_since: str | None) -> int:
     moment = ws.at(now)
     changed = set() if changed_since is None else merged.changed_since(
         ws.config.root, changed_since, [g.path for g in ws.loaded.grants])
-    problems = [*_validate_grants(moment.statuses, ws, changed, now), *ws.request_problems()]
+    problems = [*_validate_grants(moment.statuses, ws, changed, now),
+                *ws.request_problems(None if changed_since is None else changed)]
     rendered_errors = check_policy(moment.rendered.data)
     groups = [t.group for t in ws.config.targets.values()]
     temporary = {g.user for g in ws.loaded.grants}

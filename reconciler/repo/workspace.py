@@ -7,7 +7,7 @@ value the pure core (`render`, `plan`) takes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -100,14 +100,17 @@ class Workspace:
     def problems(self, now: datetime) -> list[GrantError]:
         return list(self.at(now).problems)
 
-    def request_problems(self) -> list[GrantError]:
-        """Grant files that break their target's request rules (``requesters``, ``reason_pattern``).
+    def request_problems(self, only: Collection[str] | None = None) -> list[GrantError]:
+        """Grant files (all, or those whose path is in ``only``) that break their target's request rules
+        (``requesters``, ``reason_pattern``).
 
         `validate` fails on these; apply still grants them, so that tightening a rule in tailjit.yaml never
         takes away access that was already reviewed and merged.
         """
         found = []
         for grant in self.loaded.grants:
+            if only is not None and grant.path not in only:
+                continue
             for key, problem in self.config.targets[grant.target].request_problems(grant.user, grant.reason):
                 found.append(GrantError(problem, path=grant.path, line=grant.line_of(key)))
         return found
