@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.git.history import PROGRESS_EVERY
 from tests.support.access import AccessRepo
+from tests.support.gitutil import RepoBuilder, at, files_under
 
 AT = "2026-11-24T12:00:00Z"
 ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -137,3 +139,21 @@ def test_colour_and_progress_add_no_module_to_start_up(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment(),
                             cwd=tmp_path, timeout=60, check=True)
     assert result.stdout.strip() == "['reconciler.cli.terminal']"
+
+
+def test_progress_is_shown_on_a_terminal_while_a_long_history_is_walked(repo: AccessRepo) -> None:
+    repo.grant("prod", "alice.yaml", GRANT.format(user="alice@example.com").replace("start: 2026-11-24T10:00:00Z\n", ""))
+    builder = RepoBuilder.init(repo.root)
+    builder.commit(files_under(repo.root), at(0))
+    for n in range(PROGRESS_EVERY + 10):
+        builder.commit({"notes.txt": f"{n}\n".encode()}, at(1 + n / 60), write_ref=False)
+    builder.write_refs()
+    builder.checkout()
+    code, screen = in_terminal(repo, "status", "--at", AT)
+    assert code == 0, screen
+    assert re.search(rf"\r\x1b\[Kreading git history: [|/\\-] {PROGRESS_EVERY} commits\r\x1b\[K", screen)
+    assert "expired" in screen.split("reading git history")[-1], "the line is cleared before the table"
+    for kept in (repo.root / ".tailjit").glob("merge-times*"):
+        kept.unlink()  # walk again, in CI this time
+    _, in_ci = in_terminal(repo, "status", "--at", AT, CI="1")
+    assert "reading git history" not in in_ci and "expired" in in_ci
