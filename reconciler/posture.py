@@ -2,9 +2,11 @@
 
 Order of one run (`reconciler.cli.reconcile`, `reconciler.watch`):
 
-1. `LockRun.grant`, before the policy is written: every device of each user with an active grant on a locked
-   target gets ``custom:tailjit_<target> = granted`` with ``expiry`` = the grant's end, unless it holds it
-   already. A device added during a grant is marked on the next run.
+1. `LockRun.grant`: every device of each user with an active grant on a locked target gets
+   ``custom:tailjit_<target> = granted`` with ``expiry`` = the grant's end, unless it holds it already. A
+   device added during a grant is marked on the next run. When the write adds a member to a locked group, this
+   runs just before the write (`Marking.before_write`); otherwise after it, so that a slow devices API never
+   delays a revocation of the run.
 2. The reconcile loop writes the policy (members added and removed).
 3. `LockRun.revoke`, after the write: the devices of each member the plan revoked from a locked group lose the
    attribute.
@@ -41,6 +43,7 @@ from reconciler.core.posture import (
     wanted_attributes,
 )
 from reconciler.errors import TailjitError
+from reconciler.reconcile import Outcome
 
 
 def revoked_pairs(plan: Plan, targets: Mapping[str, Target]) -> list[tuple[str, str]]:
@@ -57,6 +60,11 @@ class LockRun:
         self.targets = targets
         self._devices: list[Device] | None = None
         self._attributes: dict[str, dict[str, Attribute]] = {}
+
+    def adds_member(self, plan: Plan) -> bool:
+        """Whether ``plan`` adds a login to a locked target's group."""
+        locked = {t.group for t in self.targets.values() if t.posture_locked}
+        return any(c.group in locked and c.kind in (ChangeKind.GRANT, ChangeKind.ADD) for c in plan.member_changes)
 
     def grant(self, statuses: Iterable[GrantStatus], *, dry_run: bool = False) -> LockResult:
         """Mark the devices of every active grant on a locked target (step 1)."""
@@ -126,6 +134,36 @@ class LockRun:
         if device.id not in self._attributes:
             self._attributes[device.id] = self.client.attributes(device)
         return self._attributes[device.id]
+
+
+class Marking:
+    """The attribute steps of one run around the reconcile loop: pass `before_write` to `reconcile`, then call
+    `after` with its outcome. ``result`` holds what was done so far (also when the loop raised)."""
+
+    def __init__(self, lock: LockRun | None, statuses: Iterable[GrantStatus], *, dry_run: bool = False) -> None:
+        self.lock = lock
+        self.statuses = tuple(statuses)
+        self.dry_run = dry_run
+        self.result = LockResult()
+        self._marked = False
+
+    def before_write(self, plan: Plan) -> None:
+        """Mark now when ``plan`` adds a member to a locked group: the attribute must be there first."""
+        if self.lock is None or self._marked or not self.lock.adds_member(plan):
+            return
+        self._marked = True
+        self.result += self.lock.grant(self.statuses, dry_run=self.dry_run)
+
+    def after(self, outcome: Outcome) -> LockResult:
+        """Mark (if not done before the write), then unmark what the write revoked."""
+        if self.lock is None:
+            return self.result
+        if not self._marked:
+            self._marked = True
+            self.result += self.lock.grant(self.statuses, dry_run=self.dry_run)
+        if outcome.written or self.dry_run:
+            self.result += self.lock.revoke(outcome.plan, self.statuses, dry_run=self.dry_run)
+        return self.result
 
 
 def target_of_grant(grant: str) -> str:

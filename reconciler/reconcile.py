@@ -36,10 +36,13 @@ class Outcome:
 def reconcile(backend: Backend, rendered: bytes | Policy, targets: Mapping[str, Target], safety: Safety, *,
               force: bool = False, dry_run: bool = False,
               backup: Callable[[bytes], Path] | None = None,
-              max_attempts: int = MAX_ATTEMPTS, on_plan: Callable[[Plan], None] | None = None) -> Outcome:
+              max_attempts: int = MAX_ATTEMPTS, on_plan: Callable[[Plan], None] | None = None,
+              before_write: Callable[[Plan], None] | None = None) -> Outcome:
     """Bring the live policy to ``rendered`` (or, on drift, patch its target groups in place).
 
     ``on_plan`` is told each plan as it is made, so that a caller can show the plan a failed write tried.
+    ``before_write`` is told the plan about to be written, just before the write (`reconciler.posture`
+    marks devices there before a member joins a locked group).
     """
     for attempt in range(1, max_attempts + 1):
         live = backend.get()
@@ -57,6 +60,8 @@ def reconcile(backend: Backend, rendered: bytes | Policy, targets: Mapping[str, 
         if dry_run:
             return Outcome(plan, attempts=attempt, validation=validation)
         saved = backup(live.text) if backup is not None and force and live.text else None
+        if before_write is not None:
+            before_write(plan)
         try:
             etag = backend.put(plan.proposed, if_match=live.etag)
         except PreconditionFailed:

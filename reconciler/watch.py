@@ -35,7 +35,7 @@ from reconciler.core.grants import GrantStatus, State
 from reconciler.core.posture import LockResult
 from reconciler.errors import GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.notify.events import due_expiring
-from reconciler.posture import open_lock, unmark_revoked
+from reconciler.posture import Marking, open_lock, unmark_revoked
 from reconciler.reconcile import Outcome, RevokeOutcome, reconcile, revoke_only
 from reconciler.repo.grants import grant_names
 from reconciler.repo.workspace import Workspace
@@ -216,15 +216,11 @@ class Watcher:
         if notice is not None and notice + MARGIN < wake:
             wake, reason = notice + MARGIN, "an expiry notice is due"
         outcome = None
-        lock = open_lock(self.backend, ws.config.targets)
-        marked = LockResult()
-        try:
-            if lock is not None:  # attributes before members, members before attributes go (reconciler.posture)
-                marked = lock.grant(statuses, dry_run=self.dry_run)
+        marking = Marking(open_lock(self.backend, ws.config.targets), statuses, dry_run=self.dry_run)
+        try:  # attributes before members join, after they go (reconciler.posture)
             outcome = reconcile(self.backend, rendered, ws.config.targets, ws.config.safety,
-                                dry_run=self.dry_run)
-            if lock is not None and (outcome.written or self.dry_run):
-                marked += lock.revoke(outcome.plan, statuses, dry_run=self.dry_run)
+                                dry_run=self.dry_run, before_write=marking.before_write)
+            marking.after(outcome)
         except TailjitError as e:
             if not isinstance(e, RefusedPolicy | UnsafePlan):
                 errors.append(e)
@@ -234,7 +230,7 @@ class Watcher:
             return self._fall_back(now, [describe_failure(e)], ws, errors, pulled, statuses)
         return Cycle(now, wake, reason, outcome, problems, tuple(errors), pulled,
                      problems_changed=self._problems_changed(problems),
-                     drift_changed=self._drift_changed(outcome), statuses=statuses, lock=marked)
+                     drift_changed=self._drift_changed(outcome), statuses=statuses, lock=marking.result)
 
     def _fall_back(self, now: datetime, reasons: list[str], ws: Workspace | None, errors: list[TailjitError],
                    pulled: str | None, statuses: tuple[GrantStatus, ...] = ()) -> Cycle:

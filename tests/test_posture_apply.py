@@ -461,3 +461,17 @@ def test_a_watcher_cycle_that_falls_back_unmarks_too(repo: AccessRepo, fake: Fak
     assert cycle is not None and cycle.fallback is not None and cycle.fallback.written
     assert [str(c.action) for c in cycle.lock.done] == ["delete", "delete"]
     assert members(fake) == [] and fake.devices.holders(KEY) == {}
+
+
+def test_a_slow_devices_api_does_not_delay_a_run_that_adds_no_locked_member(
+        repo: AccessRepo, fake: FakeTailscale) -> None:
+    """Marking waits for the write only when the write adds a member to a locked group."""
+    repo.grant("prod", "alice.yaml", ALICE.replace("14:00:00Z", "16:00:00Z"))
+    repo.grant("staging", "erin.yaml", STAGING)
+    assert repo.run("apply", "--at", AT).code == 0
+    fake.received.clear()
+    result = repo.run("apply", "--at", "2026-11-24T14:30:00Z")  # erin (staging, unlocked) expires
+    assert result.code == 0, result.err
+    order = calls(fake)
+    assert order.index(("POST", ACL)) < order.index(("GET", DEVICES)), "the revocation is written first"
+    assert "erin@example.com" not in fake.policy.decode() and reaches(fake, "alice@example.com", "alice-laptop")

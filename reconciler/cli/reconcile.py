@@ -35,7 +35,7 @@ from reconciler.git.remote import fast_forward
 from reconciler.git.reviewed import unreviewed_reason
 from reconciler.github import actions
 from reconciler.github.api import post_plan_comment
-from reconciler.posture import open_lock
+from reconciler.posture import Marking, open_lock
 from reconciler.reconcile import reconcile
 from reconciler.repo.workspace import Moment, Workspace
 from reconciler.text.comment import plan_comment
@@ -235,17 +235,14 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     if lock is None and any(t.posture_locked for t in ws.config.targets.values()):
         click.echo(f"note: {backend.name} has no devices: lock: posture is checked (validate) but no posture "
                    "attribute is set", err=True)
-    marked = LockResult()
+    marking = Marking(lock, moment.statuses, dry_run=dry_run)  # attributes before members join, after they go
     tried: list[Plan] = []
     try:
         with write_lock(state_dir(ws.config.root) / LOCK_NAME):
-            if lock is not None:  # attributes first: a member added after them is let in, never before
-                marked = lock.grant(moment.statuses, dry_run=dry_run)
             outcome = reconcile(backend, rendered, ws.config.targets, ws.config.safety,
                                 force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()),
-                                on_plan=tried.append)
-            if lock is not None and (outcome.written or dry_run):  # then the revoked members' attributes
-                marked += lock.revoke(outcome.plan, moment.statuses, dry_run=dry_run)
+                                on_plan=tried.append, before_write=marking.before_write)
+            marked = marking.after(outcome)
     except (RefusedPolicy, UnsafePlan) as e:
         if tried:  # the plan that was refused, before the revoke-only one
             click.echo(format_plan(tried[-1], backend.name, now), nl=False)
@@ -253,7 +250,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     except TailjitError as e:
         if tried:  # the plan the failed write (or the refusal) was about, before the error
             click.echo(terminal.plan_text(format_plan(tried[-1], backend.name, now)), nl=False)
-        _report_lock(marked, dry_run=dry_run)
+        _report_lock(marking.result, dry_run=dry_run)
         if notifier is not None:
             notices.show(notifier.failed([str(e)], now))
         raise
