@@ -4,15 +4,19 @@ command's, commands that talk to no API never import httpx, and the cycle collec
 from __future__ import annotations
 
 import gc
+import importlib
 import os
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from reconciler import cli as cli_package
 from reconciler.cli.app import App
-from reconciler.cli.main import main
+from reconciler.cli.main import COMMANDS, main
 from tests.support.access import AccessRepo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,3 +99,20 @@ def test_a_long_running_command_collects_again_from_its_second_reading_of_the_re
         assert gc.isenabled(), "a second reading (apply --watch): collecting again"
     finally:
         gc.enable()
+
+
+def test_help_lists_every_command_with_its_own_words_without_importing_any() -> None:
+    for name, (module, attribute, short) in COMMANDS.items():
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command) and command.name == name
+        assert command.get_short_help_str(limit=1000) == short, f"COMMANDS[{name!r}] differs from its help"
+    defined = {c.name for m in pkgutil.iter_modules(cli_package.__path__, "reconciler.cli.")
+               for c in vars(importlib.import_module(m.name)).values() if isinstance(c, click.Command)}
+    assert defined - {"tailjit", "cli"} == set(COMMANDS), "a command missing from COMMANDS cannot be run"
+    probe = ("import sys\nfrom reconciler.cli.main import main\ncode = main(['--help'])\n"
+             "print(code, sorted(m for m in ('pygit2', 'httpx', 'reconciler.cli.reconcile') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "0 []", done.stderr
+    assert all(f"  {name} " in done.stdout for name in COMMANDS)

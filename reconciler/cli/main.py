@@ -9,31 +9,109 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import logging
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler import __version__
 from reconciler.cli import terminal
-from reconciler.cli.access import access_command
-from reconciler.cli.adopt import fmt_command, import_command
-from reconciler.cli.app import App, system_clock
-from reconciler.cli.approvals import approvals_command
-from reconciler.cli.doctor import doctor
-from reconciler.cli.git import audit_command, codeowners_command, prune_command, request_command
-from reconciler.cli.init import init_command
-from reconciler.cli.options import backend_option
 from reconciler.cli.output import report_error
-from reconciler.cli.reconcile import apply, plan, render, status, validate
 from reconciler.errors import TailjitError, UsageError
 from reconciler.repo.config import DEFAULT_CONFIG
+
+#: Every command: the module defining it, its name there, and its one-line help. A command's module is
+#: imported only when the command runs (they pull in pygit2, the HuJSON engine, the backends …), so that
+#: ``tailjit --help`` lists them all from this table alone (tests/test_process.py keeps it true to them).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "access": ("reconciler.cli.access", "access_command",
+               "Who has access now: each target group's members in the live policy."),
+    "apply": ("reconciler.cli.reconcile", "apply",
+              "Make the tailnet match the repository: grant what is active, revoke what is not."),
+    "approvals": ("reconciler.cli.approvals", "approvals_command",
+                  "Check that pull request NUMBER has the approvals its grant files need (a required status "
+                  "check)."),
+    "audit": ("reconciler.cli.git", "audit_command",
+              "Access history from git: who asked, who merged (approved), active from/to, removed when and how."),
+    "codeowners": ("reconciler.cli.git", "codeowners_command",
+                   "CODEOWNERS lines giving each target's grant folder to its approvers (plus a catch-all)."),
+    "doctor": ("reconciler.cli.doctor", "doctor",
+               "Check the connection to the tailnet: credential, tailnet, read and validate."),
+    "fmt": ("reconciler.cli.adopt", "fmt_command",
+            "Rewrite the base policy in canonical form (hujson format), as terraform fmt does for HCL."),
+    "import": ("reconciler.cli.adopt", "import_command",
+               "Write the live policy into the base policy file, so that git starts from what is live."),
+    "init": ("reconciler.cli.init", "init_command",
+             "Create an access repository in DIR (default: the current folder)."),
+    "plan": ("reconciler.cli.reconcile", "plan",
+             "Show what apply would change in the tailnet: grants, revocations, drift, other edits."),
+    "prune": ("reconciler.cli.git", "prune_command",
+              "Delete expired grant files (never active, pending, invalid or unknown ones)."),
+    "render": ("reconciler.cli.reconcile", "render",
+               "Print the desired policy: the base policy plus the grants active now, as apply writes it "
+               "(canonical)."),
+    "request": ("reconciler.cli.git", "request_command",
+                "Ask for access: a grant file on a new branch access/<target>/<user>-<date>, committed."),
+    "status": ("reconciler.cli.reconcile", "status",
+               "List grant files: active, pending, expired, unknown and invalid, with the time left or the "
+               "problem."),
+    "validate": ("reconciler.cli.reconcile", "validate", "Check tailjit.yaml, the base policy and every grant file."),
+}
+
+
+class _Commands(MutableMapping[str, click.Command]):
+    """The group's commands, each imported when first asked for."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attribute, _ = COMMANDS[name]
+            self._loaded[name] = getattr(importlib.import_module(module), attribute)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self._loaded]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._loaded))
+
+
+class _Group(click.Group):
+    """A group whose help lists its commands from `COMMANDS`, without importing them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands()
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        # click's own shortening, applied to the words of the table
+        rows = [(n, click.Command(n, help=COMMANDS[n][2]).get_short_help_str(limit)) for n in names if n in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _backend_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from reconciler.cli.options import backend_option
+
+    return backend_option(ctx, param, value)
 
 #: The cyclic garbage collector's first-generation threshold while a command runs (the default is 700).
 #: A 1 MiB policy parses into about a million small objects, none of them in a cycle, so reference
@@ -42,11 +120,11 @@ from reconciler.repo.config import DEFAULT_CONFIG
 GC_THRESHOLD = 50_000
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help=f"The access repository's tailjit.yaml; its parent's parent is the root. Default: "
                    f"{DEFAULT_CONFIG} in the current folder or the nearest folder above it that has one.")
-@click.option("--backend", "backend_spec", metavar="SPEC", default=None, callback=backend_option,
+@click.option("--backend", "backend_spec", metavar="SPEC", default=None, callback=_backend_option,
               help="Where the live policy is: 'tailscale' (the API) or 'file:PATH' (a local file standing "
                    "in for the tailnet). Overrides the config's 'backend'.")
 @click.option("--no-color", is_flag=True,
@@ -73,6 +151,8 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None, 
       tailjit apply               make the change (If-Match protected)
       tailjit status              who has access now, and for how long
     """
+    from reconciler.cli.app import App, system_clock
+
     clock = ctx.obj if callable(ctx.obj) else system_clock  # main(clock=…) hands one in
     terminal.configure(no_color=no_color)
     ctx.obj = App(config_path, backend_spec, connection_path, clock=clock,
@@ -80,9 +160,6 @@ def cli(ctx: click.Context, config_path: Path | None, backend_spec: str | None, 
                   loading=terminal.Progress("loading grant files", "files"))
 
 
-for command in (validate, render, plan, apply, status, access_command, doctor, request_command, prune_command,
-                audit_command, codeowners_command, fmt_command, import_command, approvals_command, init_command):
-    cli.add_command(command)
 
 
 class _StderrNotes(logging.Handler):
