@@ -8,6 +8,7 @@ timeout, never fails the run and never holds back a revocation; URLs and secrets
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,9 +16,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler import hujson
+from reconciler.backends.file import FileBackend
+from reconciler.cli import notices
 from reconciler.core.durations import format_time
+from reconciler.notify.notifier import Notifier
+from reconciler.repo.config import load_config
+from reconciler.repo.workspace import open_workspace
+from reconciler.watch import LOCK_NAME, Watcher, state_dir
 from tests.support.access import CONFIG, AccessRepo, Result
 from tests.support.gitutil import ALICE, CAROL, GITHUB, Person, RepoBuilder, at, files_under, grant_yaml
+from tests.support.tailscale_repo import API_KEY, assert_hidden, fake_tailnet
 from tests.support.webhook_receiver import Receiver, closed_url, receive
 
 SECRET = "whsec-0123456789abcdef"
@@ -267,3 +275,54 @@ def test_git_names_requester_approver_pull_request_and_who_removed_a_grant(
     assert (revoked["event"], revoked["revoked_because"], revoked["removed_by"], revoked["reason"]) == (
         "revoked", "removed", "Dave Example <dave@example.com>", "Investigate an incident")
     assert revoked["until"] == format_time(at(9)) and revoked["approved_by"] == "Carol Approver <carol@example.com>"
+
+
+def test_a_revoke_only_fallback_announces_each_revocation(repo: AccessRepo,
+                                                         hooks: tuple[Receiver, Receiver]) -> None:
+    hook, _ = hooks
+    grant(repo)
+    assert apply(repo, T).code == 0
+    (repo.root / "policy" / "policy.hujson").write_text('{"groups": {"group:prod": [}')
+    result = apply(repo, T + timedelta(hours=5))
+    assert result.code == 1 and members(repo) == ["dana@example.com"]
+    hook.wait_for(3)
+    assert hook.events() == ["granted", "revoke_only_fallback", "revoked"]
+    revoked = hook.requests[2].json
+    assert (revoked["user"], revoked["file"], revoked["revoked_because"], revoked["until"]) == (
+        "alice@example.com", "policy/grants/prod/alice.yaml", "expired", format_time(T + timedelta(hours=4)))
+    assert "Sent 4 notification(s): revoke_only_fallback, revoked." in result.out
+    again = apply(repo, T + timedelta(hours=5))
+    assert again.code == 1 and len(hook.requests) == 3, "nothing new to say"
+
+
+def test_a_failed_write_is_announced_and_the_api_key_never_shown(repo: AccessRepo, hooks: tuple[Receiver, Receiver],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    hook, _ = hooks
+    grant(repo)
+    with fake_tailnet(repo, monkeypatch) as fake:
+        fake.fail_next(10, status=500, path="/api/v2/tailnet/-/acl")
+        result = apply(repo, T)
+    assert result.code == 1
+    [request] = hook.wait_for(1)
+    assert request.json["event"] == "apply_failed" and "HTTP 500" in request.json["detail"]
+    assert_hidden([API_KEY], result.out, result.err, request.body.decode())
+
+
+def test_a_watch_cycle_that_falls_back_announces_it(repo: AccessRepo, hooks: tuple[Receiver, Receiver],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    hook, _ = hooks
+    grant(repo)
+    assert apply(repo, T).code == 0
+    (repo.root / "policy" / "policy.hujson").write_text('{"groups": {"group:prod": [}')
+    later = T + timedelta(hours=5)
+    config = load_config(repo.config)
+    watcher = Watcher(lambda: open_workspace(repo.config), FileBackend(repo.tailnet),
+                      lock_path=state_dir(repo.root) / LOCK_NAME, clock=lambda: later)
+    cycle = watcher.cycle()
+    assert cycle is not None and cycle.fallback is not None and cycle.fallback.written
+    notifier = Notifier(config, os.environ, state_dir(repo.root))
+    for _ in range(2):
+        notices.after_cycle(notifier, cycle, prefix="[w] ")
+    hook.wait_for(3)
+    assert hook.events() == ["granted", "revoke_only_fallback", "revoked"], "once, however many cycles"
+    assert capsys.readouterr().out == "[w] Sent 4 notification(s): revoke_only_fallback, revoked.\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.backends.file import FileBackend
+from reconciler.cli import notices
 from reconciler.core.config import Sink, Target
 from reconciler.core.durations import format_time
 from reconciler.core.grants import Grant, GrantStatus, State
@@ -20,6 +21,7 @@ from reconciler.errors import BackendError, ConfigError
 from reconciler.http import HttpClient, RetryPolicy
 from reconciler.notify.events import access_changes
 from reconciler.notify.notifier import Notifier
+from reconciler.notify.sinks import Report
 from reconciler.notify.state import MAX_BYTES, SentLog
 from reconciler.repo.config import load_config
 from reconciler.repo.workspace import open_workspace
@@ -208,3 +210,14 @@ def test_the_watcher_wakes_when_an_expiring_notice_is_due(repo: AccessRepo, monk
     assert (cycle.next_wake, cycle.wake_reason) == (NOW + timedelta(minutes=30) + MARGIN, "an expiry notice is due")
     plain = watcher(None).cycle()
     assert plain is not None and plain.next_wake == NOW + timedelta(hours=1) + MARGIN
+
+
+def test_an_unexpected_error_while_notifying_is_one_warning_without_its_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def boom() -> Report:
+        raise RuntimeError("https://hooks.example.com/s3cr3t")
+
+    notices.show(boom)
+    captured = capsys.readouterr()
+    assert captured.err == ("warning: notify: internal error (RuntimeError); notifications of this run were not "
+                            "sent\n") and captured.out == ""

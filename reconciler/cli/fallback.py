@@ -28,7 +28,6 @@ from reconciler.core.durations import format_time
 from reconciler.core.posture import LockResult
 from reconciler.errors import ConfigError, TailjitError
 from reconciler.github import actions
-from reconciler.notify.notifier import Notifier
 from reconciler.posture import unmark_revoked
 from reconciler.reconcile import RevokeOutcome, revoke_only
 from reconciler.repo.config import load_config
@@ -76,9 +75,7 @@ def run(app: App, now: datetime, reasons: Sequence[str], *, dry_run: bool = Fals
     click.echo("error: falling back to revoke-only: expired access is removed from the live policy, "
                "nothing is granted.", err=True)
     found = setup(app)
-    notifier = None
-    if found.config is not None and found.config.notify and not dry_run:
-        notifier = Notifier(found.config, app.env, state_dir(found.config.root))
+    notifier = None if dry_run else notices.notifier_for(app, found.config)
     where = found.config.root if found.config is not None else root(app)
     marked = LockResult()
     try:
@@ -90,7 +87,8 @@ def run(app: App, now: datetime, reasons: Sequence[str], *, dry_run: bool = Fals
     except TailjitError as e:
         report_error(e)
         if notifier is not None:
-            notices.show(notifier.failed([*reasons, str(e)], now))
+            problems = [*reasons, str(e)]
+            notices.show(lambda: notifier.failed(problems, now))
         return 1
     finally:
         found.backend.close()
@@ -103,7 +101,7 @@ def run(app: App, now: datetime, reasons: Sequence[str], *, dry_run: bool = Fals
         click.echo("warning: the grant files could not be listed: only expired notes were revoked (a member "
                    "whose grant file was deleted keeps access until its note's time).", err=True)
     if notifier is not None:
-        notices.show(notifier.fell_back("; ".join(reasons), None, outcome.written, (), now))
+        notices.show(lambda: notifier.fell_back(reasons, outcome.plan.revocations, outcome.written, (), now))
     return 1
 
 

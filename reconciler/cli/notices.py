@@ -5,23 +5,33 @@ A delivery problem is a ``warning: notify: …`` line and never changes the exit
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from reconciler.cli.app import App
+from reconciler.core.config import Config
 from reconciler.notify.notifier import Notifier
 from reconciler.notify.sinks import Report
-from reconciler.repo.workspace import Workspace
 from reconciler.watch import Cycle, state_dir
 
 
-def notifier_for(app: App, ws: Workspace) -> Notifier | None:
-    """The workspace's notifier, or None when ``notify`` is not configured."""
-    if not ws.config.notify:
+def notifier_for(app: App, config: Config | None) -> Notifier | None:
+    """The notifier of the repository configured by ``config``, or None when ``notify`` is not configured."""
+    if config is None or not config.notify:
         return None
-    return Notifier(ws.config, app.env, state_dir(ws.config.root))
+    return Notifier(config, app.env, state_dir(config.root))
 
 
-def show(report: Report, prefix: str = "") -> None:
+def show(send: Callable[[], Report], prefix: str = "") -> None:
+    """Send (``send`` is a notifier call) and print the outcome. Nothing here changes the exit code: even an
+    unexpected error is one warning line (its type only: a message could hold what must not be shown)."""
+    try:
+        report = send()
+    except Exception as e:
+        click.echo(f"{prefix}warning: notify: internal error ({type(e).__name__}); notifications of this run "
+                   "were not sent", err=True)
+        return
     for warning in report.warnings:
         click.echo(f"{prefix}warning: notify: {warning}", err=True)
     if report.delivered:
@@ -31,10 +41,16 @@ def show(report: Report, prefix: str = "") -> None:
 
 def after_cycle(notifier: Notifier, cycle: Cycle, prefix: str = "") -> None:
     """``apply --watch``: the events of one cycle, then any ``expiring`` notices that are due."""
-    outcome = cycle.outcome
-    if outcome is None and cycle.errors:
-        show(notifier.failed([str(e) for e in cycle.errors], cycle.at), prefix)
+    outcome, fallen, at = cycle.outcome, cycle.fallback, cycle.at
+    if cycle.fallback_reasons:
+        revocations = fallen.plan.revocations if fallen is not None else ()
+        written = fallen is not None and fallen.written
+        show(lambda: notifier.fell_back(cycle.fallback_reasons, revocations, written, cycle.statuses, at), prefix)
+        if fallen is None and cycle.errors:
+            show(lambda: notifier.failed([str(e) for e in cycle.errors], at), prefix)
+    elif outcome is None and cycle.errors:
+        show(lambda: notifier.failed([str(e) for e in cycle.errors], at), prefix)
     elif outcome is not None:
-        show(notifier.applied(outcome.plan, outcome.written, cycle.statuses, cycle.at), prefix)
+        show(lambda: notifier.applied(outcome.plan, outcome.written, cycle.statuses, at), prefix)
     if cycle.statuses:
-        show(notifier.expiring(cycle.statuses, cycle.at), prefix)
+        show(lambda: notifier.expiring(cycle.statuses, at), prefix)

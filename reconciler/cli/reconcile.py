@@ -230,7 +230,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     except Exception as e:  # nothing may stop the revocation of expired access
         return fallback.run(app, now, [fallback.describe_failure(e)], dry_run=dry_run)
     backend = app.backend(ws)
-    notifier = None if dry_run else notices.notifier_for(app, ws)
+    notifier = None if dry_run else notices.notifier_for(app, ws.config)
     lock = open_lock(backend, ws.config.targets)
     if lock is None and any(t.posture_locked for t in ws.config.targets.values()):
         click.echo(f"note: {backend.name} has no devices: lock: posture is checked (validate) but no posture "
@@ -252,7 +252,8 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
             click.echo(terminal.plan_text(format_plan(tried[-1], backend.name, now)), nl=False)
         _report_lock(marking.result, dry_run=dry_run)
         if notifier is not None:
-            notices.show(notifier.failed([str(e)], now))
+            failure = [str(e)]
+            notices.show(lambda: notifier.failed(failure, now))
         raise
     except Exception as e:  # a bug in the full reconcile must not keep expired access
         return fallback.run(app, now, [fallback.describe_failure(e)], dry_run=dry_run)
@@ -271,7 +272,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     elif dry_run and outcome.plan.has_changes:
         click.echo("Dry run: the tailnet accepted the policy; nothing was written.")
     if notifier is not None:
-        notices.show(notifier.applied(outcome.plan, outcome.written, ws.statuses(now), now))
+        notices.show(lambda: notifier.applied(outcome.plan, outcome.written, ws.statuses(now), now))
     if not dry_run:
         open_break_glass_reviews(app, ws, now)
     exit_code = 0
@@ -407,11 +408,12 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
         tip = fast_forward(repo)
         return None if tip is None else f"fast-forwarded {repo.head.shorthand} to {str(tip)[:12]}"
 
-    notifier = None if dry_run or ws is None else notices.notifier_for(app, ws)
+    config = ws.config if ws is not None else found.config if found is not None else None
+    notifier = None if dry_run else notices.notifier_for(app, config)
     watcher = Watcher(app.workspace, backend, lock_path=state_dir(root) / LOCK_NAME, interval=interval,
                       pull=fetch if pull else None, dry_run=dry_run, clock=app.clock,
                       unreviewed=lambda loaded: _unreviewed(app, loaded),
-                      expiring_before=ws.config.expiring_before if notifier is not None and ws else None)
+                      expiring_before=config.expiring_before if notifier is not None and config else None)
 
     def report(cycle: Cycle) -> None:
         _report_cycle(cycle, dry_run=dry_run)

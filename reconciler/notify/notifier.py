@@ -13,6 +13,7 @@ and again if it comes back after clearing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,9 @@ from pathlib import Path
 from reconciler.core.config import Config, Sink
 from reconciler.core.grants import GrantStatus
 from reconciler.core.plan import Plan
+from reconciler.core.revoke import Revocation
 from reconciler.notify.events import (
+    AccessChange,
     Event,
     GitFacts,
     access_changes,
@@ -31,6 +34,8 @@ from reconciler.notify.events import (
 from reconciler.notify.gitfacts import git_facts
 from reconciler.notify.sinks import Report, Sender
 from reconciler.notify.state import STATE_NAME, SentLog
+
+log = logging.getLogger(__name__)
 
 
 class Notifier:
@@ -63,7 +68,7 @@ class Notifier:
             changes = access_changes(plan, groups)
             if changes:
                 events += grant_events(changes, now, grants_folder=self.grants_folder, targets=self.config.targets,
-                                       statuses=statuses, facts=self.facts(self.config))
+                                       statuses=statuses, facts=self._facts())
         if plan.drift:
             events.append(run_event("drift_detected", now, plan.drift_diff))
         else:
@@ -76,18 +81,17 @@ class Notifier:
             return Report()
         return self._deliver([run_event("apply_failed", now, "\n".join(problems))], now)
 
-    def fell_back(self, why: str, plan: Plan | None, written: bool, statuses: Sequence[GrantStatus],
-                  now: datetime) -> Report:
-        """A revoke-only run: ``revoke_only_fallback`` saying why, plus the revocations it wrote."""
+    def fell_back(self, reasons: Sequence[str], revocations: Sequence[Revocation], written: bool,
+                  statuses: Sequence[GrantStatus], now: datetime) -> Report:
+        """A revoke-only run: ``revoke_only_fallback`` saying why, and a ``revoked`` event for each member it
+        removed from the tailnet (when written)."""
         if not self.enabled:
             return Report()
-        events = [run_event("revoke_only_fallback", now, why)]
-        if plan is not None and written:
-            groups = {t.group for t in self.config.targets.values()}
-            changes = [c for c in access_changes(plan, groups) if c.kind == "revoked"]
-            if changes:
-                events += grant_events(changes, now, grants_folder=self.grants_folder, targets=self.config.targets,
-                                       statuses=statuses, facts=self.facts(self.config))
+        events = [run_event("revoke_only_fallback", now, "\n".join(reasons))]
+        if written and revocations:
+            changes = [AccessChange("revoked", r.group, r.user, r.note.grant, r.note.until) for r in revocations]
+            events += grant_events(changes, now, grants_folder=self.grants_folder, targets=self.config.targets,
+                                   statuses=statuses, facts=self._facts())
         return self._deliver(events, now)
 
     def expiring(self, statuses: Sequence[GrantStatus], now: datetime) -> Report:
@@ -99,10 +103,19 @@ class Notifier:
         log, warning = SentLog.load(self.state_path)
         pending = [e for e in found if not all(log.seen(_key(s, e)) for s in self.config.notify)]
         if pending:  # only now ask git who requested and approved
-            facts = self.facts(self.config)
+            facts = self._facts()
             pending = expiring_events(statuses, now, self.config.expiring_before, grants_folder=self.grants_folder,
                                       targets=self.config.targets, facts=facts)
         return self._deliver(pending, now, log=(log, warning))
+
+    def _facts(self) -> Mapping[str, GitFacts]:
+        """What git says of the grant files; nothing when it cannot say (events then carry less)."""
+        try:
+            return self.facts(self.config)
+        except Exception as e:  # enrichment is optional: it never costs an event, let alone the run
+            log.warning("notify: the git history could not be read for the events (%s); sending them without "
+                        "requester and approver", type(e).__name__)
+            return {}
 
     def _deliver(self, events: Sequence[Event], now: datetime, cleared: Sequence[str] = (), *,
                  log: tuple[SentLog, str | None] | None = None) -> Report:
