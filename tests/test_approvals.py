@@ -330,3 +330,34 @@ def test_more_commits_than_github_lists_fails_the_check(repo: AccessRepo, fake: 
     result = check(repo)
     assert result.code == 1
     assert "error: pull request #7 has 300 commits; GitHub lists only 250" in result.err
+
+
+def test_what_one_check_asks_github(repo: AccessRepo, fake: FakeGitHub) -> None:
+    fake.add_pull(7, author="bob", files={ALICE: GRANT})
+    first = fake.review(7, "dana-gh", "APPROVED")["commit_id"]
+    fake.push(7, {"README.md": b"a note"})
+    fake.review(7, "sam", "APPROVED")
+    assert check(repo).code == 0
+    base = "/repos/example/access"
+    assert [path for _, path in fake.requests] == [
+        f"{base}/pulls/7",
+        f"{base}/pulls/7/files?per_page=100",
+        f"{base}/contents/{ALICE}?ref={fake.pulls[7].head.sha}",
+        f"{base}/pulls/7/reviews?per_page=100",
+        f"{base}/pulls/7/commits?per_page=100",
+        f"{base}/commits/{fake.pulls[7].head.sha}?per_page=100",  # the one commit after the oldest approval
+        "/orgs/acme/teams/sre/members?per_page=100",
+        "/orgs/acme/teams/sre/members?per_page=100&page=2",
+    ]
+    assert first != fake.pulls[7].head.sha
+
+
+def test_an_unknown_pull_request_or_too_many_grant_files_fail_clearly(repo: AccessRepo, fake: FakeGitHub) -> None:
+    result = check(repo, 99)
+    assert result.code == 1
+    assert "error: reading pull request #99: HTTP 404: Not Found" in result.err
+    assert "hint: check that example/access and the pull request number exist" in result.err
+    fake.add_pull(7, author="bob", files={f"policy/grants/prod/a{i}.yaml": GRANT for i in range(101)})
+    result = check(repo)
+    assert result.code == 1
+    assert "error: pull request #7 changes more than 100 grant files; they are not checked one by one" in result.err
