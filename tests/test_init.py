@@ -12,7 +12,7 @@ import pytest
 from reconciler import __version__
 from reconciler.core.policy import canonical, with_header
 from tests.support.access import Result
-from tests.support.fake_tailscale import serve
+from tests.support.fake_tailscale import READ, serve
 
 TARGETS = ("--target", "prod=group:prod:8h", "--target", "staging=staging:7d")
 WRITTEN = {".github/CODEOWNERS", ".github/workflows/apply.yml", ".github/workflows/approvals.yml", ".github/workflows/plan.yml",
@@ -205,3 +205,16 @@ def test_the_generated_workflows_pass_actionlint_and_zizmor(tmp_path: Path, run_
                             capture_output=True, text=True, cwd=tmp_path)
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     assert "No findings to report" in zizmor.stdout
+
+
+def test_from_tailnet_asks_only_for_the_read_scope(tmp_path: Path, run_cli: Callable[..., Result],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve(with_header(LIVE)) as fake:
+        fake.add_oauth_client("reader", "reader-secret", scopes=[READ])
+        monkeypatch.setenv("TS_BASE_URL", fake.url)
+        monkeypatch.setenv("TS_OAUTH_CLIENT_ID", "reader")
+        monkeypatch.setenv("TS_OAUTH_CLIENT_SECRET", "reader-secret")
+        result = run_cli("init", str(tmp_path), "--from-tailnet", "--target", "prod=group:prod:8h")
+        assert fake.scope_requests == [READ], "a read-only client is enough: init never writes"
+    assert result.code == 0, result.err
+    assert "reader-secret" not in result.out + result.err

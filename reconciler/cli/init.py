@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.backends.tailscale import TailscaleBackend
+from reconciler.backends import open_backend
 from reconciler.core.config import Config, Target
 from reconciler.core.durations import parse_duration
 from reconciler.core.lockcheck import lock_policy
@@ -121,7 +121,7 @@ def _live_policy(root: Path, targets: list[scaffold.TargetSpec]) -> bytes:
     config = Config(path=root / scaffold.CONFIG, root=root, policy_path=root / scaffold.POLICY,
                     grants_dir=root / scaffold.GRANTS,
                     targets={t.name: Target(t.name, t.group, parse_duration(t.max_duration)) for t in targets})
-    backend = TailscaleBackend.from_config(config)
+    backend = open_backend("tailscale", config, write=False)  # a read-only credential is enough
     try:
         live = backend.get()
     finally:
