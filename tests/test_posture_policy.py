@@ -230,3 +230,14 @@ def test_the_file_backend_grants_by_membership_and_says_the_lock_is_not_applied(
     assert "note: file:tailnet.hujson has no devices: lock: posture is checked (validate) but no posture " \
            "attribute is set" in result.err
     assert "alice@example.com" in repo.tailnet.read_text()
+
+
+def test_a_rule_letting_two_locked_groups_in_is_to_be_split() -> None:
+    targets = {"prod": PROD, "db": Target("db", "group:db", timedelta(hours=1), lock="posture")}
+    policy = ('{"postures": {"posture:tailjit-prod": ["custom:tailjit_prod == \'granted\'"], '
+              '"posture:tailjit-db": ["custom:tailjit_db == \'granted\'"]},\n"acls": [{"src": ["group:prod", '
+              '"group:db"], "dst": ["*:22"], "srcPosture": ["posture:tailjit-prod", "posture:tailjit-db"]}]}')
+    found = problems(policy, targets)
+    assert [line for line, _, _ in found] == [2, 2]
+    assert all("several locked groups in one rule): split it into one rule per locked group" in m
+               for _, m, _ in found)

@@ -134,6 +134,9 @@ def _rules(data: dict[str, Any], postures: dict[str, Any],
             if not own or not listed:
                 fix = f"add \"srcPosture\": [\"{name}\"]" + (
                     " (the defaultSrcPosture does not require it)" if listed else "")
+            elif all(p.startswith(posture_name("")) for p in weak):
+                fix = (f"its srcPosture also lists {', '.join(weak)} (several locked groups in one rule): split it "
+                       "into one rule per locked group, each with its own posture")
             else:
                 fix = (f"its srcPosture lists {', '.join(weak)}, which do(es) not require \"{wanted}\": "
                        f"list only {name} (or postures that include its condition)")
