@@ -8,7 +8,11 @@ timeout, never fails the run and never holds back a revocation; URLs and secrets
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -326,3 +330,32 @@ def test_a_watch_cycle_that_falls_back_announces_it(repo: AccessRepo, hooks: tup
     hook.wait_for(3)
     assert hook.events() == ["granted", "revoke_only_fallback", "revoked"], "once, however many cycles"
     assert capsys.readouterr().out == "[w] Sent 4 notification(s): revoke_only_fallback, revoked.\n"
+
+
+@pytest.mark.slow
+def test_watch_announces_grant_expiring_once_and_revocation_on_time(repo: AccessRepo) -> None:
+    with receive() as hook:
+        repo.config.write_text(CONFIG + "expiring_before: 30m\nnotify:\n  - type: webhook\n"
+                               "    url_env: TAILJIT_WEBHOOK_URL\n    secret_env: TAILJIT_WEBHOOK_SECRET\n"
+                               "    timeout: 0.5\n")
+        expiry = math.ceil(time.time()) + 3
+        repo.grant("prod", "alice.yaml", "user: alice@example.com\ntarget: prod\nreason: INC-1\n"
+                                         f"expires: {format_time(datetime.fromtimestamp(expiry, UTC))}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TS_", "TAILJIT_"))}
+        env.update(TAILJIT_WEBHOOK_URL=hook.url + HOOK_PATH, TAILJIT_WEBHOOK_SECRET=SECRET)
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "--config", str(repo.config), "apply",
+                                 "--watch", "--interval", "1s"], cwd=repo.root, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            hook.wait_for(3, timeout=expiry - time.time() + 5)
+            time.sleep(1.2)  # at least one more cycle: nothing is sent twice
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert hook.events() == ["granted", "expiring", "revoked"]
+    assert all(r.signed_with(SECRET.encode()) for r in hook.requests)
+    revoked = hook.requests[2]
+    assert revoked.json["revoked_because"] == "expired"
+    assert expiry <= revoked.at <= expiry + 2.0, f"revoked and announced {revoked.at - expiry:+.2f}s after expiry"
+    assert_no_secret(Result(proc.returncode, out, err))
