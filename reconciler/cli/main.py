@@ -63,7 +63,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("reconciler.cli.reconcile", "status",
                "List grant files: active, pending, expired, unknown and invalid, with the time left or the "
                "problem."),
-    "validate": ("reconciler.cli.reconcile", "validate", "Check tailjit.yaml, the base policy and every grant file."),
+    "validate": ("reconciler.cli.validate", "validate", "Check tailjit.yaml, the base policy and every grant file."),
 }
 
 

@@ -9,27 +9,21 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from reconciler.cli import fallback, notices, terminal
-from reconciler.cli.adopt import NOT_CANONICAL, canonical_base
 from reconciler.cli.app import App
 from reconciler.cli.approvals import open_break_glass_reviews
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.core.durations import format_duration, format_time
-from reconciler.core.grants import GrantStatus, State, new_grant_problems
-from reconciler.core.lockcheck import Level, check_lock
 from reconciler.core.plan import Plan, make_plan
-from reconciler.core.policy import Policy, canonical_policy, parse_policy, split_header
-from reconciler.core.policycheck import check_policy, temporary_access_warnings
+from reconciler.core.policy import canonical_policy
 from reconciler.core.posture import LockResult
 from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
-from reconciler.git import merged
 from reconciler.git.history import open_repository
 from reconciler.git.remote import fast_forward
 from reconciler.git.reviewed import unreviewed_reason
@@ -57,60 +51,6 @@ from reconciler.watch import (
     stop_on_signals,
     write_lock,
 )
-
-
-@click.command()
-@AT_OPTION
-@click.option("--changed-since", "changed_since", metavar="REF", default=None,
-              help="Hold the grant files added or changed since REF (the pull request's base, e.g. origin/main) "
-                   "to the rules of a new request: not over already, not starting in the past; the targets' "
-                   "requesters and reason_pattern then apply to those files only.")
-@click.pass_obj
-def validate(app: App, at: datetime | None, changed_since: str | None) -> int:
-    """Check tailjit.yaml, the base policy and every grant file.
-
-    Every problem is printed as path:line: message (and as a GitHub annotation
-    inside Actions). Exits 1 when there is any: use it as the pull-request check.
-    A duration grant that is not merged yet is fine: it starts when merged.
-
-    \b
-    Examples:
-      tailjit validate
-      tailjit validate --changed-since origin/main
-    """
-    now = app.now(at)
-    ws = app.workspace()
-    moment = ws.at(now)
-    changed = set() if changed_since is None else merged.changed_since(
-        ws.config.root, changed_since, [g.path for g in ws.loaded.grants])
-    problems = [*_validate_grants(moment.statuses, ws, changed, now),
-                *ws.request_problems(None if changed_since is None else changed)]
-    rendered_errors = check_policy(moment.rendered.data)
-    groups = [t.group for t in ws.config.targets.values()]
-    temporary = {g.user for g in ws.loaded.grants}
-    for warning in temporary_access_warnings(Policy(split_header(ws.base)[1]).data, groups, temporary):
-        click.echo(f"{ws.base_path}: warning: {warning}", err=True)
-        actions.annotate("warning", warning, path=ws.base_path)
-    missing = ws.missing_grants()
-    if missing is not None:
-        report_error(missing)
-        actions.annotate("error", missing.message, path=missing.path)
-    for error in problems:
-        report_grant_error(error, "error")
-    if canonical_base(ws.base, ws.base_path) != ws.base:
-        click.echo(f"{ws.base_path}: warning: {NOT_CANONICAL}", err=True)
-        actions.annotate("warning", "the base policy is not canonical: run tailjit fmt", path=ws.base_path)
-    for message in rendered_errors:
-        click.echo(f"{ws.base_path}: the rendered policy is invalid: {message}", err=True)
-        actions.annotate("error", message, path=ws.base_path)
-    lock_errors = 0 if rendered_errors else _check_lock(ws)
-    if problems or rendered_errors or lock_errors or missing:
-        click.echo(f"{len(problems) + len(rendered_errors) + lock_errors + (missing is not None)} problem(s) "
-                   "found.", err=True)
-        return 1
-    click.echo(f"OK: {len(ws.config.targets)} target(s), {len(ws.loaded.grants)} grant file(s), "
-               f"base policy {ws.base_path}.")
-    return 0
 
 
 @click.command()
@@ -340,36 +280,10 @@ def _report_lock_errors(marked: LockResult, prefix: str = "") -> None:
                    "an attribute is missing, and a left-over attribute expires at its grant's end", err=True)
 
 
-def _check_lock(ws: Workspace) -> int:
-    """Report where the base policy lets a ``lock: posture`` target's group in without its posture; the
-    number of errors (warnings, such as SSH not covered, do not count)."""
-    if not any(t.posture_locked for t in ws.config.targets.values()):
-        return 0
-    errors = 0
-    for problem in check_lock(parse_policy(ws.base, ws.base_path), ws.config.targets):
-        report_grant_error(GrantError(problem.message, path=ws.base_path, line=problem.line), str(problem.level))
-        errors += problem.level is Level.ERROR
-    return errors
 
 
-def _validate_grants(statuses: Sequence[GrantStatus], ws: Workspace, changed: set[str],
-                     now: datetime) -> list[GrantError]:
-    """Problems of the grant files: every invalid one; a grant waiting for its merge is only noted; the
-    grants in ``changed`` (added or changed in the pull request) are also held to the new-request rules."""
-    found = list(ws.errors)
-    for status in statuses:
-        grant = status.grant
-        if status.state is State.UNKNOWN and (merged.awaits_merge(status.problem) or grant.path in changed):
-            click.echo(f"{terminal.level('note', err=False)}: {grant.path}:{status.problem_line}: "
-                       f"{'starts when merged' if grant.duration else 'grants once merged'} "
-                       f"({(status.problem or '').split(':')[0]})")
-        elif status.state in (State.INVALID, State.UNKNOWN) and status.problem:
-            found.append(GrantError(status.problem, path=grant.path, line=status.problem_line))
-        if grant.path in changed and status.state is not State.INVALID:
-            found += [GrantError(message, path=grant.path, line=grant.line_of(key),
-                                 hint="a request asks for access from now (or a later start) to a later end")
-                      for message, key in new_grant_problems(status, now)]
-    return found
+
+
 
 
 def _unreviewed(app: App, ws: Workspace) -> str | None:
