@@ -19,8 +19,18 @@ def problems(repo: AccessRepo) -> list[str]:
 
 def test_a_duration_over_the_limit_is_reported_at_its_line_as_written(repo: AccessRepo) -> None:
     repo.grant("prod", "a.yaml", "# asked in chat\nuser: a@example.com\ntarget: prod\nduration: 48h\nreason: r\n")
-    assert f"error: {G}/a.yaml:4: duration 48h (2d) is longer than target 'prod' allows (8h); granting nothing" \
-        in problems(repo)
+    lines = problems(repo)
+    at = lines.index(f"error: {G}/a.yaml:4: duration 48h (2d) is longer than target 'prod' allows (8h); "
+                     "granting nothing")
+    assert lines[at + 1] == "hint: ask for at most 8h, or use a target that allows longer"
+
+
+def test_an_expiry_too_far_is_reported_at_its_line_with_what_to_do(repo: AccessRepo) -> None:
+    repo.grant("prod", "a.yaml", "user: a@example.com\ntarget: prod\nreason: r\nstart: 2026-11-24T11:00:00Z\n"
+                                 "expires: 2026-11-25T11:00:00Z\n")
+    lines = problems(repo)
+    at = lines.index(f"error: {G}/a.yaml:5: lasts 1d, longer than target 'prod' allows (8h); granting nothing")
+    assert lines[at + 1] == "hint: end at most 8h after the start"
 
 
 @pytest.mark.parametrize("reason", ["reason:", 'reason: ""', "reason: ~"])

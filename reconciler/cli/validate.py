@@ -104,7 +104,7 @@ def _validate_grants(statuses: Sequence[GrantStatus], ws: Workspace, changed: se
                        f"{'starts when merged' if grant.duration else 'grants once merged'} "
                        f"({(status.problem or '').split(':')[0]})")
         elif status.state in (State.INVALID, State.UNKNOWN) and status.problem:
-            found.append(GrantError(status.problem, path=grant.path, line=status.problem_line))
+            found.append(GrantError(status.problem, path=grant.path, line=status.problem_line, hint=status.hint))
         if grant.path in changed and status.state is not State.INVALID:
             found += [GrantError(message, path=grant.path, line=grant.line_of(key),
                                  hint="a request asks for access from now (or a later start) to a later end")

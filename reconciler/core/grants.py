@@ -74,6 +74,8 @@ class GrantStatus:
     problem: str | None = None
     #: the key whose value the problem is about (its line is where the message points)
     problem_key: str | None = None
+    #: what to do about the problem, when there is something to say beyond its message
+    hint: str | None = None
 
     @property
     def problem_line(self) -> int:
@@ -118,7 +120,9 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
     if grant.duration is not None and grant.duration > target.max_duration:
         return GrantStatus(grant, State.INVALID, start, None if start is None else start + grant.duration,
                            f"duration {_written(grant)} is longer than target {target.name!r} "
-                           f"allows ({format_duration(target.max_duration)}); granting nothing", "duration")
+                           f"allows ({format_duration(target.max_duration)}); granting nothing", "duration",
+                           f"ask for at most {format_duration(target.max_duration)}, or use a target that "
+                           "allows longer")
     if grant.duration is not None:
         if start is None:
             return GrantStatus(grant, State.UNKNOWN, None, None, START_UNKNOWN, "duration")
@@ -136,7 +140,8 @@ def evaluate(grant: Grant, target: Target, now: datetime, merged_at: datetime | 
     if span > target.max_duration and (start is not None or end > now):
         return GrantStatus(grant, State.INVALID, start, end,
                            f"lasts {format_duration(span)}, longer than target {target.name!r} allows "
-                           f"({format_duration(target.max_duration)}); granting nothing", "expires")
+                           f"({format_duration(target.max_duration)}); granting nothing", "expires",
+                           f"end at most {format_duration(target.max_duration)} after the start")
     if grant.break_glass:
         problem = break_glass_problem(grant, target, span if start is not None or end > now else None)
         if problem is not None:

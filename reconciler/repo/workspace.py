@@ -43,7 +43,8 @@ class Moment:
         found = list(self.workspace.loaded.errors)
         for status in self.statuses:
             if status.state in (State.INVALID, State.UNKNOWN) and status.problem:
-                found.append(GrantError(status.problem, path=status.grant.path, line=status.problem_line))
+                found.append(GrantError(status.problem, path=status.grant.path, line=status.problem_line,
+                                        hint=status.hint))
         return tuple(found)
 
     @functools.cached_property
