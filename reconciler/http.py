@@ -51,7 +51,7 @@ class RetryPolicy:
     max_delay: float = 20.0
     #: a ``Retry-After`` longer than this gives up instead of waiting
     max_retry_after: float = 120.0
-    #: seconds to connect, and between bytes of an answer
+    #: seconds one attempt may take in all: to connect, between bytes, and to read the whole answer
     timeout: float = 30.0
     #: at most this many seconds for one logical request, all attempts and waits included (None: no limit);
     #: each attempt's timeout is cut to what is left, and no wait runs past it
@@ -90,6 +90,10 @@ def api_message(response: httpx.Response) -> str:
     return ""
 
 
+#: No answer tailjit reads is larger (a policy file is far smaller); callers may set a tighter bound.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
 class HttpClient:
     def __init__(self, policy: RetryPolicy | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  rnd: Callable[[], float] = random.random, transport: httpx.BaseTransport | None = None,
@@ -119,9 +123,11 @@ class HttpClient:
         that a token refreshed meanwhile is used. ``what`` names the request in
         messages (``"GET /api/v2/tailnet/-/acl"``); it must not contain secrets.
         ``service`` and ``hint`` override the client's for this request (a
-        token fetched from another service through the same client). With
-        ``max_bytes``, an answer whose body is longer is refused as it arrives
-        (never held in memory whole), and never retried.
+        token fetched from another service through the same client). An
+        answer whose body is longer than ``max_bytes`` (default
+        `MAX_ANSWER_BYTES`) is refused as it arrives (never held in memory
+        whole), and never retried. Each attempt takes at most the policy's
+        ``timeout`` in all, the body included, however slowly it trickles.
         """
         import httpx
         service = service or self.service
@@ -134,16 +140,15 @@ class HttpClient:
             if auth is not None:
                 request_headers["Authorization"] = f"Bearer {auth()}"
             timeout = self.policy.timeout
+            attempt_started = self._timer()
             if deadline is not None:
                 timeout = max(0.001, min(timeout, deadline - (self._timer() - started)))
             try:
-                if max_bytes is None:
-                    response = self._client.request(method, url, headers=request_headers, content=content,
-                                                    data=data, params=params, timeout=timeout)
-                else:
-                    request = self._client.build_request(method, url, headers=request_headers, content=content,
-                                                         data=data, params=params, timeout=timeout)
-                    response = _bounded(self._client.send(request, stream=True), max_bytes, what)
+                request = self._client.build_request(method, url, headers=request_headers, content=content,
+                                                     data=data, params=params, timeout=timeout)
+                response = _bounded(self._client.send(request, stream=True),
+                                    MAX_ANSWER_BYTES if max_bytes is None else max_bytes, what,
+                                    timeout - (self._timer() - attempt_started), self._timer)
             except httpx.TimeoutException:
                 failure, delay = f"timed out after {timeout:g}s", None
             except httpx.TransportError as e:
@@ -177,8 +182,14 @@ class HttpClient:
         self._client.close()
 
 
-def _bounded(response: httpx.Response, max_bytes: int, what: str) -> httpx.Response:
-    """``response`` read whole if its body is at most ``max_bytes`` (decoded); else a `BackendError`."""
+def _bounded(response: httpx.Response, max_bytes: int, what: str, left: float = float("inf"),
+             timer: Callable[[], float] = time.monotonic) -> httpx.Response:
+    """``response`` read whole if its body is at most ``max_bytes`` (decoded); else a `BackendError`.
+
+    ``left`` is how many seconds of the attempt remain: checked after every piece of the body, so that a
+    server trickling a byte at a time (which never trips the wait between bytes) still times out.
+    """
+    until = timer() + left
     import httpx
 
     try:
@@ -189,6 +200,8 @@ def _bounded(response: httpx.Response, max_bytes: int, what: str) -> httpx.Respo
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
+            if timer() > until:
+                raise httpx.ReadTimeout("the answer took longer than the timeout to arrive", request=response.request)
             size += len(chunk)
             if size > max_bytes:
                 raise BackendError(f"{what}: the answer is more than the {max_bytes:,} bytes tailjit reads")

@@ -168,7 +168,7 @@ def test_from_tailnet_starts_from_the_live_policy_without_tailjits_members(
 
 
 @pytest.mark.parametrize(("live", "message"), [
-    (b"", "the tailnet's policy file is empty"),
+    (b"", "answered 200 with an empty body, and a tailnet always has a policy file"),
     (b"{\"groups\": {", ":1: the tailnet's policy file cannot be read: "),
     (b"[1, 2]", "the tailnet's policy file cannot be read: a policy file is a JSON object"),
     (b'{"groups": {"group:prod": "alice@example.com"}}', "group:prod in the tailnet's policy is not a list"),

@@ -83,6 +83,12 @@ class TailscaleBackend(Backend):
         if not etag:
             raise BackendError(f"{what} answered without an ETag, so a write could not be made safely",
                                hint=f"check that {self.base_url} is the Tailscale API (TS_BASE_URL, base_url)")
+        if not response.content.strip():
+            # A tailnet always has a policy file (a new one holds the default policy): an empty answer is a
+            # broken server or proxy, and taking it for "no policy yet" would overwrite the real one.
+            raise BackendError(f"{what} answered 200 with an empty body, and a tailnet always has a policy file",
+                               hint=f"check that {self.base_url} is the Tailscale API (TS_BASE_URL, base_url) and "
+                                    "that no proxy in between drops the answer; nothing was written")
         return LivePolicy(response.content, etag)
 
     def validate(self, text: bytes, policy: Policy | None = None) -> Validation:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from reconciler.core.config import AwsSecret
 from reconciler.credentials.tokens import ApiKey, Credential, OAuthClient, Secret
@@ -93,6 +94,13 @@ def _nonempty_key(value: str, where: str) -> ApiKey:
     return ApiKey(Secret(value), where)
 
 
+def _limits() -> Any:
+    """Bounded waits for Secrets Manager: 10 s to connect, 30 s to read, 3 attempts in all."""
+    from botocore.config import Config
+
+    return Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
+
+
 def fetch_aws_secret(secret: AwsSecret) -> str:
     """The secret's string, through boto3's usual credential chain (``AWS_ENDPOINT_URL`` is honoured)."""
     import boto3
@@ -100,7 +108,7 @@ def fetch_aws_secret(secret: AwsSecret) -> str:
 
     where = describe_aws_secret(secret)
     try:
-        client = boto3.session.Session().client("secretsmanager", region_name=secret.region)
+        client = boto3.session.Session().client("secretsmanager", region_name=secret.region, config=_limits())
         answer = client.get_secret_value(SecretId=secret.name)
     except botocore.exceptions.NoRegionError:
         raise CredentialError(f"{where}: no AWS region is set",
