@@ -37,7 +37,9 @@ def test_all_checks_pass_with_an_api_key(repo: AccessRepo, fake: FakeTailscale,
     assert "ok    validate    the tailnet accepts its current policy" in result.out
     assert f"All checks of tailscale:- at {fake.url} passed; nothing was written." in result.out
     assert dict(fake.requests) == {("GET", "/api/v2/tailnet/-/acl"): 1,
-                                   ("POST", "/api/v2/tailnet/-/acl/validate"): 1}
+                                   ("POST", "/api/v2/tailnet/-/acl/validate"): 1,
+                                   ("GET", "/api/v2/tailnet/-/keys/kSECRETk1CNTRL"): 1}
+    assert "key         its expiry could not be read" in result.out, "this fake key has no expiry: a note"
     assert_hidden([API_KEY], result.out, result.err)
 
 

@@ -108,7 +108,9 @@ def test_without_a_locked_grant_no_device_is_read(repo: AccessRepo, fake: FakeTa
     result = repo.run("apply", "--at", AT)
     assert result.code == 0, result.err
     assert "erin@example.com" in hujson.parse(fake.policy).to_python()["groups"]["group:staging"]
-    assert set(fake.requests) == {("GET", ACL), ("POST", ACL + "/validate"), ("POST", ACL)}
+    # plus the API key's expiry, asked for once a day (docs/real-tailnet.md)
+    assert set(fake.requests) == {("GET", ACL), ("POST", ACL + "/validate"), ("POST", ACL),
+                                  ("GET", "/api/v2/tailnet/-/keys/kSECRETk1CNTRL")}
 
 
 def test_a_device_added_during_the_grant_is_marked_on_the_next_run(repo: AccessRepo, fake: FakeTailscale) -> None:

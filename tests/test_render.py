@@ -130,4 +130,35 @@ def test_corpus_policies_keep_every_byte_outside_the_target_group(path) -> None:
     original_member = original_groups.value.value.get(group)
     assert original_member is not None
     member.value = original_member.value
+    # and the padding before the one-line groups' values: realigned only when the base aligned them as
+    # hujson format does (then the run of aligned members was broken by the array that grew)
+    realigned = 0
+    for mine, theirs in zip(groups_member.value.value.members, original_groups.value.value.members, strict=True):
+        if mine.value.before != theirs.value.before:
+            assert not mine.value.before.strip(b" ") and not theirs.value.before.strip(b" \t")
+            mine.value.before, realigned = theirs.value.before, realigned + 1
     assert rendered.pack() == base
+    if realigned:  # only a base whose groups hujson format would leave as they are is realigned
+        copy = original_groups.value.clone()
+        assert isinstance(copy.value, hujson.Object)
+        for m in copy.value.members:
+            m.value.before = b" " if m.value.before and not m.value.before.strip(b" \t") else m.value.before
+        hujson.align(copy)
+        assert copy.pack() == original_groups.value.pack()
+
+
+@pytest.mark.parametrize("users", [["alice@example.com"], ["alice@example.com", "bob@example.com"]])
+def test_a_canonical_base_renders_canonical_text(users: list[str]) -> None:
+    base = hujson.format(b"""{
+\t"groups": {
+\t\t"group:sre": ["dana@example.com"],
+\t\t"group:prod": [],
+\t\t"group:a-long-team-name": ["erin@example.com"],
+\t\t"group:staging": ["fay@example.com"],
+\t},
+\t"acls": [{"action": "accept", "src": ["group:prod"], "dst": ["tag:prod:22"]}],
+}
+""")
+    assert b'"group:sre":              [' in base, "the base aligns its one-line groups"
+    desired = body(render(base, TARGETS, [active(u) for u in users] + [active("gus@example.com", "staging")]))
+    assert hujson.format(desired) == desired

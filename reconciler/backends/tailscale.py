@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from reconciler import hujson
 from reconciler.backends.base import Backend, LivePolicy, PreconditionFailed, Validation
 from reconciler.core.config import Config, base_url_problem
+from reconciler.core.durations import parse_time
 from reconciler.core.policy import Policy
+from reconciler.core.tailnet import TailnetUser
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
 from reconciler.errors import BackendError, ConfigError, CredentialError, PolicyError, RefusedPolicy, UsageError
@@ -120,6 +123,41 @@ class TailscaleBackend(Backend):
 
     def close(self) -> None:
         self.http.close()
+
+    def key_expiry(self) -> datetime | None:
+        """When the API access token in use expires (``GET …/tailnet/-/keys/{keyId}``); None for a credential
+        that is not an API key. Raises `BackendError` when the answer cannot be had or read."""
+        key_id = self.credential.api_key_id()
+        if key_id is None:
+            return None
+        path = f"/api/v2/tailnet/-/keys/{quote(key_id, safe='')}"
+        response = self._send("GET", path, f"GET {path}", headers={"Accept": "application/json"})
+        if response.status_code != 200:
+            raise self._failure(response, f"GET {path}", write=False)
+        body = _json(response)
+        expires = body.get("expires") if isinstance(body, dict) else None
+        if not isinstance(expires, str):
+            raise BackendError(f"GET {path} answered without an expiry")
+        try:
+            return parse_time(expires)
+        except ValueError:
+            raise BackendError(f"GET {path} answered an expiry that is not a time: {expires[:40]!r}") from None
+
+    def users(self) -> list[TailnetUser]:
+        """The tailnet's users (``GET …/users``). A refusal is a `CredentialError` (the credential may not
+        read users: ``users:read``); any other failure a `BackendError`."""
+        path = f"/api/v2/tailnet/{quote(self.tailnet, safe='')}/users"
+        response = self._send("GET", path, f"GET {path}", headers={"Accept": "application/json"})
+        if response.status_code in (401, 403, 404):
+            raise CredentialError(f"GET {path} was refused (HTTP {response.status_code})")
+        if response.status_code != 200:
+            raise self._failure(response, f"GET {path}", write=False)
+        body = _json(response)
+        entries = body.get("users") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            raise BackendError(f"GET {path} answered without a \"users\" list")
+        return [TailnetUser(str(e["loginName"]), str(e.get("status") or "active")) for e in entries
+                if isinstance(e, dict) and isinstance(e.get("loginName"), str)]
 
     def _send(self, method: str, path: str, what: str, *, headers: Mapping[str, str],
               content: bytes | None = None) -> httpx.Response:

@@ -26,6 +26,13 @@ NOT_CANONICAL = ("is not in canonical form (the layout tailjit writes and the Ta
                  "until then every write reformats the live policy")
 
 
+def warn_if_not_canonical(text: bytes, path: str) -> None:
+    """``validate``'s warning (and annotation in Actions) when the base policy is not canonical."""
+    if canonical_base(text, path) != text:
+        click.echo(f"{path}: warning: {NOT_CANONICAL}", err=True)
+        actions.annotate("warning", "the base policy is not canonical: run tailjit fmt", path=path)
+
+
 @click.command("fmt")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 (and show the difference) when the base "
                                             "policy is not canonical.")

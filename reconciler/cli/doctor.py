@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 
 import click
 
@@ -18,6 +19,8 @@ from reconciler.backends.devices import ATTRIBUTES_SCOPE, LIST_SCOPE, TailscaleD
 from reconciler.backends.tailscale import DEFAULT_BASE_URL, TailscaleBackend
 from reconciler.cli.app import App
 from reconciler.core.config import Config
+from reconciler.core.durations import format_time
+from reconciler.core.tailnet import key_warning
 from reconciler.errors import CredentialError, TailjitError, UsageError
 from reconciler.repo.config import load_config
 
@@ -91,6 +94,7 @@ def doctor(app: App) -> int:
             _validate(checks, backend, live)
         if isinstance(backend, TailscaleBackend):
             _scopes(checks, backend)
+            _key_expiry(checks, backend, config, app.now())
             if any(t.posture_locked for t in config.targets.values()):
                 _posture_lock(checks, backend)
     finally:
@@ -187,6 +191,24 @@ def _posture_lock(checks: Checks, backend: TailscaleBackend) -> None:
         return
     checks.ok("devices", f"{len(devices)} device(s) listed, for lock: posture (posture conditions need "
                          "Tailscale's Enterprise plan)")
+
+
+def _key_expiry(checks: Checks, backend: TailscaleBackend, config: Config, now: datetime) -> None:
+    """An API access token's expiry (``GET …/keys/{keyId}``): shown, and a warning when it is near. Never a failure."""
+    if backend.credential.api_key_id() is None:
+        return
+    try:
+        expires = backend.key_expiry()
+    except TailjitError as e:
+        checks.info("key", f"its expiry could not be read: {e}")
+        return
+    if expires is None:
+        return
+    warning = key_warning(backend.credential.source, expires, now, config.warn_key_days)
+    if warning is not None:
+        checks.info("key", f"warning: {warning}")
+        return
+    checks.ok("key", f"the API access token expires {format_time(expires)} (in {(expires - now).days} days)")
 
 
 def _verdict(checks: Checks, backend_name: str) -> int:

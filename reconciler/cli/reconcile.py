@@ -19,6 +19,7 @@ from reconciler.cli.app import App
 from reconciler.cli.approvals import open_break_glass_reviews
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
+from reconciler.cli.tailnet_notes import KeyWatch, key_notes, show_notes, user_notes
 from reconciler.core.durations import format_duration, format_time
 from reconciler.core.plan import Plan, make_plan
 from reconciler.core.policy import canonical_policy
@@ -98,9 +99,13 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
         live = backend.get()
         the_plan = make_plan(live.text, moment.rendered, ws.config.targets)
         marked = LockResult() if lock is None else lock.preview(the_plan, moment.statuses)
+        warnings = key_notes(backend, ws.config, now)
+        checked = user_notes(backend, moment.statuses)
     finally:
         backend.close()
+    warnings += checked.problems
     data = {**the_plan.data, "attribute_changes": [c.data for c in marked.changes]} if lock else the_plan.data
+    data = {**data, "warnings": warnings}
     if as_json:
         click.echo(json.dumps({"at": format_time(now), "backend": backend.name, **data}, indent=2))
     else:
@@ -111,11 +116,12 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     if marked.errors:
         report_error("the posture attribute changes above may be incomplete; the pull-request credential "
                      "needs devices:core:read and the posture attributes' read scope to show them", level="warning")
+    show_notes(warnings, checked.note)
     changes = the_plan.has_changes or bool(marked.changes)
     if pr is None and not actions.in_actions():
         return 2 if detailed_exitcode and changes else 0
     markdown = plan_comment(data, moment.statuses, ws.config.targets, where=backend.name, at=now,
-                            problems=problems, commit=actions.event_head_sha())
+                            problems=problems, commit=actions.event_head_sha(), warnings=warnings)
     actions.summary_markdown(markdown)
     if pr is not None:
         posted = post_plan_comment(pr, markdown)
@@ -183,6 +189,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
                                 force=force, dry_run=dry_run, backup=lambda text: _backup(ws, text, app.clock()),
                                 on_plan=tried.append, before_write=marking.before_write)
             marked = marking.after(outcome)
+        key_warnings = key_notes(backend, ws.config, now)  # after the work: it never delays a revocation
     except (RefusedPolicy, UnsafePlan) as e:
         if tried:  # the plan that was refused, before the revoke-only one
             click.echo(format_plan(tried[-1], backend.name, now), nl=False)
@@ -202,6 +209,7 @@ def apply(app: App, at: datetime | None, force: bool, dry_run: bool, watch: bool
     report = format_plan(outcome.plan, backend.name, now) + format_lock(marked, dry_run=dry_run)
     click.echo(terminal.plan_text(report), nl=False)
     actions.summary(report)
+    show_notes(key_warnings, summary=True)
     _report_lock_errors(marked)
     for warning in outcome.validation.warnings if outcome.validation else ():
         click.echo(f"warning from {backend.name}: {warning}", err=True)
@@ -329,8 +337,12 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
                       unreviewed=lambda loaded: _unreviewed(app, loaded),
                       expiring_before=config.expiring_before if notifier is not None and config else None)
 
+    key_watch = KeyWatch(backend, config) if config is not None else None
+
     def report(cycle: Cycle) -> None:
         _report_cycle(cycle, dry_run=dry_run)
+        for warning in key_watch.due(cycle.at) if key_watch is not None else ():
+            click.echo(f"[{format_time(cycle.at)}] warning: {warning}", err=True)
         if notifier is not None:
             notices.after_cycle(notifier, cycle, prefix=f"[{format_time(cycle.at)}] ")
 

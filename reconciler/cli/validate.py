@@ -12,7 +12,7 @@ from datetime import datetime
 import click
 
 from reconciler.cli import terminal
-from reconciler.cli.adopt import NOT_CANONICAL, canonical_base
+from reconciler.cli.adopt import warn_if_not_canonical
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION
 from reconciler.cli.output import report_error, report_grant_error
@@ -64,9 +64,7 @@ def validate(app: App, at: datetime | None, changed_since: str | None) -> int:
         actions.annotate("error", missing.message, path=missing.path)
     for error in problems:
         report_grant_error(error, "error")
-    if canonical_base(ws.base, ws.base_path) != ws.base:
-        click.echo(f"{ws.base_path}: warning: {NOT_CANONICAL}", err=True)
-        actions.annotate("warning", "the base policy is not canonical: run tailjit fmt", path=ws.base_path)
+    warn_if_not_canonical(ws.base, ws.base_path)
     for message in rendered_errors:
         click.echo(f"{ws.base_path}: the rendered policy is invalid: {message}", err=True)
         actions.annotate("error", message, path=ws.base_path)

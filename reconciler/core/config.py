@@ -20,6 +20,9 @@ DEFAULT_EXPIRING_BEFORE = timedelta(minutes=30)
 #: What ``lock:`` of a target accepts: ``none`` (group membership only) or ``posture`` (also a device
 #: posture attribute with an expiry that Tailscale enforces; see `reconciler.core.posture`).
 LOCKS = ("none", "posture")
+#: `Config.warn_key_days` unless the config says otherwise; API access tokens last at most `MAX_KEY_DAYS`.
+DEFAULT_WARN_KEY_DAYS = 14
+MAX_KEY_DAYS = 90
 #: The kinds of notification sink ``notify:`` accepts.
 SINK_KINDS = ("webhook", "slack")
 #: A GitHub user (@name), team (@org/team) or an email address of a GitHub account, as CODEOWNERS writes them.
@@ -185,6 +188,8 @@ class Config:
     expiring_before: timedelta = DEFAULT_EXPIRING_BEFORE
     #: the reviewed branch: with the ``tailscale`` backend, apply grants only from its clean checkout
     branch: str = "main"
+    #: warn when the API access token in use expires in fewer than this many days (0: never)
+    warn_key_days: int = DEFAULT_WARN_KEY_DAYS
 
     def github_identity(self, github_login: str) -> str | None:
         """The Tailscale login that ``identities`` gives GitHub user ``github_login`` (``github:LOGIN`` keys)."""

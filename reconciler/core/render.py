@@ -108,8 +108,13 @@ def render_policy(base: bytes, targets: Mapping[str, Target], statuses: Sequence
             continue  # a permanent member already
         present[addition.group].add(addition.user.lower())
         pending.setdefault(addition.group, []).append((addition.user, addition.note.comment))
+    groups = _groups_object(policy)
+    was_aligned = bool(pending) and groups is not None and _is_aligned(groups)
+    expanded = False
     for group, logins in pending.items():
-        append_members(members[group], logins, unit)
+        expanded |= append_members(members[group], logins, unit)
+    if expanded:
+        realign_groups(policy, was_aligned)
     body = policy.pack()
     line = header_line(body_digest(body))
     policy.before = insert_header(policy.before, line)  # now policy.pack() == the text
@@ -119,13 +124,14 @@ def render_policy(base: bytes, targets: Mapping[str, Target], statuses: Sequence
 # --- editing an array in its own style -------------------------------------------------------------
 
 
-def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], unit: bytes = b"\t") -> None:
+def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], unit: bytes = b"\t") -> bool:
     """Append each ``(login, comment)`` to the array ``member`` holds, in the array's style.
 
     A multi-line array gets new lines ``"login", // comment`` at the same
     indentation as its elements; an empty or one-line array without comments
     becomes multi-line; a one-line array holding comments stays on one line
-    and the comments are ``/* … */`` blocks.
+    and the comments are ``/* … */`` blocks. Returns whether the array became
+    multi-line (its member then leaves the run of aligned one-line members).
     """
     array = member.value.value
     assert isinstance(array, hujson.Array)
@@ -134,7 +140,7 @@ def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], uni
     if not multiline and any(_has_comment(x) for x in extras):
         for login, comment in logins:
             _append_inline(array, hujson.Literal.from_python(login), comment)
-        return
+        return False
     key_indent = _line_indent(member.name.before) or b""
     if not multiline:
         child = key_indent + unit
@@ -146,6 +152,46 @@ def append_members(member: hujson.Member, logins: Sequence[tuple[str, str]], uni
                   if (indent := _line_indent(e.before)) is not None), key_indent + unit)
     for login, comment in logins:
         _append_multiline(array, hujson.Literal.from_python(login), comment, key_indent, child)
+    return not multiline
+
+
+def _groups_object(policy: hujson.Value) -> hujson.Value | None:
+    top = policy.value
+    assert isinstance(top, hujson.Object)
+    groups = top.get("groups")
+    return groups.value if groups is not None and isinstance(groups.value.value, hujson.Object) else None
+
+
+def _aligned(groups: hujson.Value) -> list[bytes]:
+    """The padding before each member's value in ``groups`` as ``hujson`` format aligns it (not applied)."""
+    assert isinstance(groups.value, hujson.Object)
+    members = groups.value.members
+    saved = [m.value.before for m in members]
+    for member in members:
+        if member.value.before and not member.value.before.strip(b" \t"):
+            member.value.before = b" "
+    hujson.align(groups)
+    aligned = [m.value.before for m in members]
+    for member, before in zip(members, saved, strict=True):
+        member.value.before = before
+    return aligned
+
+
+def _is_aligned(groups: hujson.Value) -> bool:
+    assert isinstance(groups.value, hujson.Object)
+    return _aligned(groups) == [m.value.before for m in groups.value.members]
+
+
+def realign_groups(policy: hujson.Value, was_aligned: bool) -> None:
+    """After arrays of ``groups`` became multi-line and left their runs of aligned one-line members, align
+    the runs again as ``hujson`` format does, if the base aligned them that way (``was_aligned``): a
+    canonical base then renders canonical text. A hand-aligned base keeps its bytes."""
+    groups = _groups_object(policy)
+    if groups is None or not was_aligned:
+        return
+    assert isinstance(groups.value, hujson.Object)
+    for member, before in zip(groups.value.members, _aligned(groups), strict=True):
+        member.value.before = before
 
 
 def _append_multiline(array: hujson.Array, literal: hujson.Literal, comment: str, key_indent: bytes,

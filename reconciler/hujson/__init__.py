@@ -8,7 +8,7 @@ The syntax tree mirrors the Go library's: every byte of the input is kept, so
 - ``parse``: bytes to a tree, with the reference's error messages;
 - ``pack``: a tree back to bytes;
 - ``standard``: ``is_standard``, ``standardize`` and ``minimize``;
-- ``format``: the reference's opinionated formatting;
+- ``format``: the reference's opinionated formatting (``align``: its last pass alone);
 - ``find``: RFC 6901 JSON pointers;
 - ``patch``: RFC 6902 JSON patch, comments included.
 
@@ -23,7 +23,7 @@ layer without an import cycle.
 from __future__ import annotations
 
 from . import find, pack, patch  # noqa: F401 - every layer loads with the package; Value's methods use them
-from .format import format
+from .format import align, format
 from .parse import parse
 from .standard import minimize, standardize
 from .tree import Array, HuJSONError, Literal, Member, Object, Value
@@ -35,6 +35,7 @@ __all__ = [
     "Member",
     "Object",
     "Value",
+    "align",
     "format",
     "minimize",
     "parse",

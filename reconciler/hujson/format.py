@@ -39,6 +39,12 @@ def format(data: bytes | str) -> bytes:
     return value.pack()
 
 
+def align(v: Value) -> None:
+    """Only format's last pass, under ``v``: pad consecutive one-line object members so that their values
+    start in one column. For an editor that changed which members span lines and keeps the rest as it is."""
+    _align_object_values(_values(v))
+
+
 def _format(v: Value) -> None:
     v.before = _format_extra(v.before, 0).lstrip(_WS)
     nodes = _values(v)  # parents before children; the passes below keep this set of nodes

@@ -12,11 +12,13 @@ from pathlib import Path
 
 from reconciler.core.config import (
     DEFAULT_EXPIRING_BEFORE,
+    DEFAULT_WARN_KEY_DAYS,
     GITHUB_LOGIN,
     GITHUB_PREFIX,
     GROUP_NAME,
     LOCKS,
     MAX_DURATION_CEILING,
+    MAX_KEY_DAYS,
     OWNER,
     SINK_KINDS,
     TARGET_NAME,
@@ -40,7 +42,8 @@ from reconciler.repo.yamlfile import YList, YMap, YScalar
 DEFAULT_CONFIG = Path("policy/tailjit.yaml")
 _DISCOVERY_HINT = "run tailjit inside an access repository, pass --config PATH, or create one with: tailjit init"
 _TOP_KEYS = {"tailnet", "backend", "base_url", "audience", "policy", "grants", "credentials",
-             "targets", "identities", "safety", "owners", "notify", "expiring_before", "branch"}
+             "targets", "identities", "safety", "owners", "notify", "expiring_before", "branch",
+             "warn_key_days"}
 _TARGET_KEYS = {"group", "label", "max_duration", "approvers", "approvals", "requesters", "reason_pattern",
                 "default_duration", "break_glass", "lock"}
 _SAFETY_KEYS = {"max_removed_members", "max_changed_entries", "min_existing"}
@@ -111,6 +114,7 @@ def load_config(path: Path) -> Config:
         notify=attempt(lambda: reader.sinks(doc), ()),
         expiring_before=attempt(lambda: reader.expiring_before(doc), DEFAULT_EXPIRING_BEFORE),
         branch=attempt(lambda: reader.checked(doc, "branch", _branch_problem), None) or "main",
+        warn_key_days=attempt(lambda: reader.warn_key_days(doc), DEFAULT_WARN_KEY_DAYS),
     )
     if len(reader.problems) == 1:
         raise reader.problems[0]
@@ -156,6 +160,12 @@ class _Reader(RulesReader):
             raise self.error(f"target {name!r} must be a mapping with 'group' and 'max_duration'", line)
         self.unknown_keys(spec, _TARGET_KEYS, f"key in target {name!r}:")
         group = self.opt_str(spec, "group")
+        if group is not None and group.startswith("group:") and "@" in group:
+            raise self.error(f"target {name!r} manages {group[:120]}, a group synced from the identity provider "
+                             "(SCIM groups are named group:NAME@DOMAIN): its members are managed there, not in "
+                             "the policy file, so tailjit cannot grant it", value_line(spec, "group"),
+                             hint="give the target a group defined in the base policy's \"groups\" (e.g. "
+                                  "group:prod-jit) and grant that group the same access as the synced one")
         if group is None or not GROUP_NAME.fullmatch(group):
             raise self.error(f"target {name!r} needs 'group: group:NAME' naming a Tailscale group",
                              spec.line_of("group"))
@@ -310,6 +320,15 @@ class _Reader(RulesReader):
                              hint="keep URLs and secrets out of tailjit.yaml: set them in the environment "
                                   "(e.g. as CI secrets) and name the variable here")
         return value.value
+
+    def warn_key_days(self, doc: YMap) -> int:
+        raw = self.opt_str(doc, "warn_key_days")
+        if raw is None:
+            return DEFAULT_WARN_KEY_DAYS
+        if not raw.isdigit() or int(raw) > MAX_KEY_DAYS:
+            raise self.error(f"'warn_key_days' must be a whole number of days from 0 (never warn) to {MAX_KEY_DAYS}, "
+                             f"not {raw[:40]!r}", value_line(doc, "warn_key_days"))
+        return int(raw)
 
     def expiring_before(self, doc: YMap) -> timedelta:
         raw = self.opt_str(doc, "expiring_before")
