@@ -34,8 +34,9 @@ def test_apply_validates_then_writes_with_if_match(repo: AccessRepo, fake: FakeT
     assert "Applied to tailscale:- at http://127.0.0.1:" in result.out
     assert prod_members(fake.policy) == ["dana@example.com", "alice@example.com"]
     assert [(r.method, r.path) for r in fake.received] == [
-        ("GET", ACL), ("POST", ACL + "/validate"), ("POST", ACL)]
-    assert fake.received[-1].headers["if-match"] == before
+        ("GET", ACL), ("POST", ACL + "/validate"), ("POST", ACL),
+        ("GET", "/api/v2/tailnet/-/keys/kSECRETk1CNTRL")], "the key's expiry is asked for after the work"
+    assert fake.received[2].headers["if-match"] == before
     assert_hidden([API_KEY], result.out, result.err)
 
 
@@ -54,7 +55,8 @@ def test_plan_reads_only_and_its_json_holds_no_secret(repo: AccessRepo, fake: Fa
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["backend"].startswith("tailscale:-") and data["counts"]["grant"] == 1
-    assert dict(fake.requests) == {("GET", ACL): 1}
+    assert dict(fake.requests) == {("GET", ACL): 1, ("GET", "/api/v2/tailnet/-/keys/kSECRETk1CNTRL"): 1,
+                                   ("GET", "/api/v2/tailnet/-/users"): 1}, "reads only: the key and the users too"
     assert_hidden([API_KEY], result.out, result.err)
 
 
