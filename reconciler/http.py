@@ -132,13 +132,17 @@ class HttpClient:
         import httpx
         service = service or self.service
         hint = hint or self.hint
+        sent: list[str] = [v for v in (data or {}).values() if len(v) >= 8]  # form secrets (OAuth, JWT)
+        sent += [v.split(" ", 1)[-1] for k, v in (headers or {}).items() if k.lower() == "authorization"]
         attempt = 0
         started = self._timer()
         deadline = self.policy.deadline
         while True:
             request_headers = dict(headers or {})
             if auth is not None:
-                request_headers["Authorization"] = f"Bearer {auth()}"
+                token = auth()
+                request_headers["Authorization"] = f"Bearer {token}"
+                sent.append(token)
             timeout = self.policy.timeout
             attempt_started = self._timer()
             if deadline is not None:
@@ -152,7 +156,7 @@ class HttpClient:
             except httpx.TimeoutException:
                 failure, delay = f"timed out after {timeout:g}s", None
             except httpx.TransportError as e:
-                failure, delay = f"could not connect ({_transport_reason(e)})", None
+                failure, delay = f"could not connect ({scrub(_transport_reason(e), sent)})", None
             else:
                 if response.status_code == 429:
                     delay = retry_after(response.headers.get("Retry-After"), self._clock())
@@ -162,7 +166,7 @@ class HttpClient:
                                            f"tailjit waits)", hint="try again later")
                     failure = "rate limited (HTTP 429)"
                 elif response.status_code >= 500:
-                    message = api_message(response)
+                    message = scrub(api_message(response), sent)
                     failure, delay = f"HTTP {response.status_code}" + (f": {message}" if message else ""), None
                 else:
                     return response
@@ -212,6 +216,15 @@ def _bounded(response: httpx.Response, max_bytes: int, what: str, left: float = 
     headers = [(k, v) for k, v in response.headers.multi_items()
                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
     return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=response.request)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets`` (what the request sent: tokens, form secrets) replaced by ``***``: a
+    server or proxy that echoes the request in its error page never puts a credential into a message."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 8:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _transport_reason(error: httpx.TransportError) -> str:

@@ -163,3 +163,35 @@ def test_a_base_url_with_a_password_is_refused_without_showing_it(repo: AccessRe
     result = repo.run("--backend", "tailscale", "plan")
     assert result.code == 2
     assert "user name or password" in result.err and "hunter2" not in result.err
+
+
+def test_the_plan_comment_shows_an_extend_row_when_an_active_grants_end_moves() -> None:
+    from datetime import timedelta
+
+    from reconciler.core.config import Target
+    from reconciler.core.grants import Grant, GrantStatus, State
+    from reconciler.core.plan import make_plan
+    from reconciler.core.render import render
+    from reconciler.text.comment import plan_comment
+    from tests.support.access import BASE_POLICY
+
+    targets = {"prod": Target("prod", "group:prod", timedelta(hours=8), approvers=("@acme/sre",)),
+               "staging": Target("staging", "group:staging", timedelta(days=7))}
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def active(name: str, hours: int) -> GrantStatus:
+        grant = Grant(f"policy/grants/prod/{name}", "alice@example.com", "prod", "INC-1")
+        return GrantStatus(grant, State.ACTIVE, start, start + timedelta(hours=hours))
+
+    live = render(BASE_POLICY.encode(), targets, [active("alice.yaml", 4)])
+    # The file renamed and rewritten: same member, a later end.
+    later = active("alice-again.yaml", 8)
+    plan = make_plan(live, render(BASE_POLICY.encode(), targets, [later]), targets)
+    assert plan.data["counts"]["grant"] == 0 and plan.data["counts"]["extend"] == 1
+    [moved] = plan.data["extensions"]
+    assert (moved["user"], moved["previous_until"], moved["until"]) == (
+        "alice@example.com", "2026-11-24T14:00:00Z", "2026-11-24T18:00:00Z")
+    body = plan_comment(plan.data, [later], targets, where="file:x", at=NOW)
+    assert "0 to grant, 1 to extend, 0 to revoke" in body
+    assert "🔁 extend | `alice@example.com` | **prod** `group:prod` | 2026-11-24T14:00:00Z → 2026-11-24T18:00:00Z" in body
+    assert "@acme/sre" in body, "an extension is approved like a grant"

@@ -90,6 +90,22 @@ class MemberChange:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """A member of a target group on both sides whose grant's end moves (an edited or renamed grant file)."""
+
+    group: str
+    user: str
+    note: MemberNote
+    previous: MemberNote
+
+    @property
+    def data(self) -> dict[str, str]:
+        return {"group": self.group, "user": self.user, "grant": self.note.grant,
+                "until": format_time(self.note.until), "previous_grant": self.previous.grant,
+                "previous_until": format_time(self.previous.until)}
+
+
+@dataclass(frozen=True)
 class Plan:
     live: bytes
     proposed: bytes
@@ -114,6 +130,8 @@ class Plan:
     proposed_policy: Policy | None = field(default=None, repr=False, compare=False)
     #: ``live`` with its parse (None for a new policy file)
     live_policy: Policy | None = field(default=None, repr=False, compare=False)
+    #: members whose grant's end moves, though they stay (`Extension`)
+    extensions: tuple[Extension, ...] = ()
 
     @functools.cached_property
     def patch(self) -> tuple[dict[str, JSONValue], ...]:
@@ -162,8 +180,9 @@ class Plan:
             "adopted": self.adopted,
             "unmanaged": self.unmanaged,
             "counts": {**{str(kind): len(self.changes_of(kind)) for kind in ChangeKind},
-                       "other": self.changed_entries},
+                       "extend": len(self.extensions), "other": self.changed_entries},
             "member_changes": [c.data for c in self.member_changes],
+            "extensions": [e.data for e in self.extensions],
             "other_changes": list(self.other_changes),
             "patch": list(self.patch),
             "diff": self.diff,
@@ -259,6 +278,8 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
     proposed_data = proposed.data
     member_changes = _member_changes(live_data, proposed_data, target_groups,
                                      None if live is None else live.tree, proposed.tree)
+    extensions = () if live is None or live.text == proposed.text else _extensions(
+        live, proposed, live_data, proposed_data, target_groups)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
         reduced = _without_equal_members(live_data, proposed_data)
@@ -272,7 +293,27 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
         adopted=adopted, unmanaged=unmanaged,
         live_data=live_data, proposed_data=proposed_data, proposed_policy=proposed, live_policy=live,
+        extensions=extensions,
     )
+
+
+def _extensions(live: Policy, proposed: Policy, live_data: JSONValue, proposed_data: JSONValue,
+                target_groups: set[str]) -> tuple[Extension, ...]:
+    """Members of a target group on both sides whose note's end differs: only their comment changes, so
+    the member changes do not show them, yet their access now ends at another time."""
+    before, after = _group_lists(live_data), _group_lists(proposed_data)
+    staying = [(group, user) for group in sorted(target_groups)
+               for user in sorted(set(before.get(group, ())) & set(after.get(group, ())))]
+    if not staying:
+        return ()
+    old_notes = member_notes(live.tree, live_data, staying)
+    new_notes = member_notes(proposed.tree, proposed_data, staying)
+    found = []
+    for key in staying:
+        old, new = old_notes.get(key), new_notes.get(key)
+        if old is not None and new is not None and old.until != new.until:
+            found.append(Extension(key[0], key[1], new, old))
+    return tuple(found)
 
 
 def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],

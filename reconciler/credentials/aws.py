@@ -4,7 +4,7 @@ The secret is a plain string (an API key) or JSON: ``{"api_key": …}``,
 ``{"client_id": …, "client_secret": …}``, or any object with the field named
 by ``key``. It is read once, through boto3's usual credential chain (role,
 profile, environment; ``AWS_ENDPOINT_URL`` is honoured), when the first token
-is needed. Errors name the secret and the field, never the value.
+is needed. Errors name the secret and the field asked for, never a value nor the other fields' names.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def parse_aws_secret(text: str, secret: AwsSecret, clock: Callable[[], float] = 
         raise CredentialError(f"{where} starts like JSON but is not valid JSON") from None
     if secret.key:
         if not isinstance(data, dict) or secret.key not in data:
-            fields = ", ".join(sorted(data)) if isinstance(data, dict) else "none"
-            raise CredentialError(f"{where} has no field {secret.key!r} (fields: {fields})")
+            count = len(data) if isinstance(data, dict) else 0  # field names may be secrets: never listed
+            raise CredentialError(f"{where} has no field {secret.key!r} (it has {count} other field(s))")
         data = data[secret.key]
         if isinstance(data, str):
             return _nonempty_key(data.strip(), where)
@@ -84,7 +84,7 @@ def parse_aws_secret(text: str, secret: AwsSecret, clock: Callable[[], float] = 
     if isinstance(data.get("client_id"), str) and isinstance(data.get("client_secret"), str):
         return OAuthClient(data["client_id"], Secret(data["client_secret"]), f"{where}, OAuth client", clock)
     raise CredentialError(f"{where} has neither 'api_key' nor 'client_id' + 'client_secret' "
-                          f"(fields: {', '.join(sorted(data)) or 'none'})",
+                          f"({len(data)} other field(s), not listed: a field's name may be a secret)",
                           hint="or name the field holding the API key with 'key' under 'credentials'")
 
 

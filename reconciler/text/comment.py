@@ -35,7 +35,10 @@ MAX_PROBLEMS = 30
 #: Posture attribute rows shown before the rest is cut.
 MAX_ATTRIBUTE_ROWS = 100
 
-_ICONS = {"grant": "➕ grant", "revoke": "➖ revoke", "add": "➕ add", "remove": "➖ remove", "pending": "⏳ pending"}
+_ICONS = {"grant": "➕ grant", "revoke": "➖ revoke", "add": "➕ add", "remove": "➖ remove", "pending": "⏳ pending",
+          "extend": "🔁 extend"}
+#: Rows whose target's approvers decide: access given, or kept longer.
+_APPROVED = ("grant", "extend", "pending")
 _ESCAPE = re.compile(r"([\\`*_\[\]#|~])")
 
 
@@ -75,6 +78,8 @@ def title(data: Mapping[str, Any]) -> str:
     if not data.get("changes"):
         return marked if attributes else "no change to the tailnet"
     parts = [f"{counts.get('grant', 0)} to grant", f"{counts.get('revoke', 0)} to revoke"]
+    if counts.get("extend"):
+        parts.insert(1, f"{counts['extend']} to extend")
     permanent = counts.get("add", 0) + counts.get("remove", 0)
     if permanent:
         parts.append(f"{permanent} permanent member(s) changed")
@@ -103,6 +108,12 @@ def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
             status = by_user.get((user, target.name))
         rows.append(Row(kind, user, group, target, _until(kind, status, until), _why(status)))
     rows.sort(key=lambda r: (CHANGE_KINDS.index(r.kind), r.group, r.user))
+    for moved in data.get("extensions", []):  # still a member, but the end moves: reviewed like a grant
+        group, user = moved["group"], moved["user"]
+        target = by_group.get(group)
+        status = by_name.get(moved["grant"]) or (by_user.get((user, target.name)) if target else None)
+        rows.append(Row("extend", user, group, target, f"{moved['previous_until']} → {moved['until']}",
+                        _why(status)))
     for status in statuses:
         if status.state is State.PENDING:
             target = targets.get(status.grant.target)
@@ -214,8 +225,8 @@ def _table(rows: Sequence[Row]) -> list[str]:
         name = row.target.name if row.target else row.group
         where = f"**{_text(name)}** `{_code(row.group)}`" if row.target else f"`{_code(row.group)}`"
         approvers = ", ".join(_text(a, mention=True) for a in row.target.approvers) if (
-            row.target and row.kind in ("grant", "pending")) else ""
-        if row.target and row.kind in ("grant", "pending") and not approvers:
+            row.target and row.kind in _APPROVED) else ""
+        if row.target and row.kind in _APPROVED and not approvers:
             approvers = "any reviewer"
         lines.append(f"| {_ICONS.get(row.kind, row.kind)} | `{_code(row.user)}` | {where} | {_text(row.until)} "
                      f"| {approvers} | {_text(row.why)} |")
@@ -225,7 +236,7 @@ def _table(rows: Sequence[Row]) -> list[str]:
 def _approvers(rows: Sequence[Row]) -> str:
     seen: dict[str, None] = {}
     for row in rows:
-        if row.target and row.kind in ("grant", "pending"):
+        if row.target and row.kind in _APPROVED:
             seen.update(dict.fromkeys(row.target.approvers))
     return ", ".join(_text(a, mention=True) for a in seen)
 
