@@ -201,7 +201,8 @@ def test_the_pull_request_flow_validates_without_a_credential_then_comments_with
     assert job.result == "success", job.log()
     (comment,) = world.github.comments_on(7)
     assert comment.body.startswith("<!-- tailjit:plan -->\n### tailjit plan")
-    assert "policy/grants/prod/alice.yaml" in comment.body, "the pull request's grant file, read from its merge"
+    assert "policy/grants/prod/alice.yaml" not in comment.body, "a request awaiting its merge is not a problem"
+    assert "⏳ pending" in comment.body and "`alice@example.com`" in comment.body and "4h from merge" in comment.body
     assert head[:7] in comment.body, "the comment names the pull request's head commit"
     assert "tailjit plan" in job.summary
     assert world.oidc_audiences == ["aud-plan"], "main's audience, never the pull request's"

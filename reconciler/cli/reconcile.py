@@ -26,6 +26,7 @@ from reconciler.core.policy import canonical_policy
 from reconciler.core.posture import LockResult
 from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.git.history import open_repository
+from reconciler.git.merged import awaits_merge
 from reconciler.git.remote import fast_forward
 from reconciler.git.reviewed import unreviewed_reason
 from reconciler.github import actions
@@ -121,7 +122,8 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
     if pr is None and not actions.in_actions():
         return 2 if detailed_exitcode and changes else 0
     markdown = plan_comment(data, moment.statuses, ws.config.targets, where=backend.name, at=now,
-                            problems=problems, commit=actions.event_head_sha(), warnings=warnings)
+                            problems=[p for p in problems if not awaits_merge(p.message)],
+                            commit=actions.event_head_sha(), warnings=warnings)
     actions.summary_markdown(markdown)
     if pr is not None:
         posted = post_plan_comment(pr, markdown)

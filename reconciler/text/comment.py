@@ -22,6 +22,7 @@ from reconciler.core.durations import format_duration, format_time
 from reconciler.core.grants import GrantStatus, State
 from reconciler.core.plan import CHANGE_KINDS
 from reconciler.errors import GrantError
+from reconciler.git.merged import awaits_merge
 from reconciler.text.compact import changed_line_count, compact_diff
 
 #: The first line of the sticky comment: how it is found again on the next push.
@@ -115,7 +116,7 @@ def access_rows(data: Mapping[str, Any], statuses: Sequence[GrantStatus],
         rows.append(Row("extend", user, group, target, f"{moved['previous_until']} → {moved['until']}",
                         _why(status)))
     for status in statuses:
-        if status.state is State.PENDING:
+        if status.state is State.PENDING or (status.state is State.UNKNOWN and awaits_merge(status.problem)):
             target = targets.get(status.grant.target)
             rows.append(Row("pending", status.grant.user, target.group if target else "", target,
                             _window(status), _why(status)))
@@ -140,9 +141,11 @@ def _until(kind: str, status: GrantStatus | None, until: str | None) -> str:
 
 def _window(status: GrantStatus) -> str:
     grant = status.grant
-    end = format_time(status.end) if status.end else "?"
     if grant.start is None and grant.duration is not None:
-        return f"{format_duration(grant.duration)} from merge (ends ≈ {end})"
+        if status.end is None:  # not merged yet: the clock starts at the merge
+            return f"{format_duration(grant.duration)} from merge"
+        return f"{format_duration(grant.duration)} from merge (ends ≈ {format_time(status.end)})"
+    end = format_time(status.end) if status.end else "?"
     if status.state is State.PENDING and status.start is not None:
         return f"{format_time(status.start)} → {end}"
     return end
