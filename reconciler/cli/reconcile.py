@@ -21,12 +21,12 @@ from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.cli.tailnet_notes import KeyWatch, key_notes, show_notes, user_notes
 from reconciler.core.durations import format_duration, format_time
+from reconciler.core.grants import awaits_merge
 from reconciler.core.plan import Plan, make_plan
 from reconciler.core.policy import canonical_policy
 from reconciler.core.posture import LockResult
 from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.git.history import open_repository
-from reconciler.git.merged import awaits_merge
 from reconciler.git.remote import fast_forward
 from reconciler.git.reviewed import unreviewed_reason
 from reconciler.github import actions

@@ -16,7 +16,7 @@ from reconciler.cli.adopt import warn_if_not_canonical
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION
 from reconciler.cli.output import report_error, report_grant_error
-from reconciler.core.grants import GrantStatus, State, new_grant_problems
+from reconciler.core.grants import GrantStatus, State, awaits_merge, new_grant_problems
 from reconciler.core.lockcheck import Level, check_lock
 from reconciler.core.policy import Policy, parse_policy, split_header
 from reconciler.core.policycheck import check_policy, temporary_access_warnings
@@ -97,7 +97,7 @@ def _validate_grants(statuses: Sequence[GrantStatus], ws: Workspace, changed: se
     found = list(ws.errors)
     for status in statuses:
         grant = status.grant
-        if status.state is State.UNKNOWN and (merged.awaits_merge(status.problem) or grant.path in changed):
+        if status.state is State.UNKNOWN and (awaits_merge(status.problem) or grant.path in changed):
             click.echo(f"{terminal.level('note', err=False)}: {grant.path}:{status.problem_line}: "
                        f"{'starts when merged' if grant.duration else 'grants once merged'} "
                        f"({(status.problem or '').split(':')[0]})")

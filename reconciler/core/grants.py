@@ -226,3 +226,9 @@ def _evaluate_one(grant: Grant, targets: Mapping[str, Target], now: datetime, me
     except Exception as e:  # one hostile file must not stop the evaluation of every other grant
         return GrantStatus(grant, State.INVALID, None, None,
                            f"cannot be evaluated ({type(e).__name__}: {str(e)[:200]}); granting nothing")
+
+
+def awaits_merge(reason: str | None) -> bool:
+    """Whether a grant's unknown start only means that it is not merged yet (not a problem of the file): the
+    reasons `reconciler.git.merged` gives start so."""
+    return reason is not None and reason.startswith(("not committed yet", "not merged yet"))

@@ -28,11 +28,6 @@ SHALLOW = ("start unknown: this clone is shallow and its history does not reach 
            "granting nothing (fetch the whole history: fetch-depth: 0 in actions/checkout, or git fetch --unshallow)")
 
 
-def awaits_merge(reason: str | None) -> bool:
-    """Whether a grant's unknown start only means that it is not merged yet (not a problem of the file)."""
-    return reason is not None and reason.startswith(("not committed yet", "not merged yet"))
-
-
 def changed_since(root: Path, ref: str, paths: Sequence[str]) -> set[str]:
     """The grant files among ``paths`` (relative to ``root``) that are new or different in the working tree
     compared with ``ref``'s tree: what a pull request based on ``ref`` adds or changes."""

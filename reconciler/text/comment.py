@@ -19,10 +19,9 @@ from typing import Any
 
 from reconciler.core.config import Target
 from reconciler.core.durations import format_duration, format_time
-from reconciler.core.grants import GrantStatus, State
+from reconciler.core.grants import GrantStatus, State, awaits_merge
 from reconciler.core.plan import CHANGE_KINDS
 from reconciler.errors import GrantError
-from reconciler.git.merged import awaits_merge
 from reconciler.text.compact import changed_line_count, compact_diff
 
 #: The first line of the sticky comment: how it is found again on the next push.
