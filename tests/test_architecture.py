@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 #: docs/architecture.md: no module much over 400 lines
-MAX_LINES = 500
+MAX_LINES = 450
 #: the pure core imports none of these: no files, network, git or command line
 CORE_MAY_NOT_IMPORT = ("reconciler.cli", "reconciler.backends", "reconciler.git", "reconciler.github",
                        "reconciler.repo", "reconciler.http", "reconciler.credentials", "reconciler.notify",

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +24,7 @@ HAVE_CORPUS = any(corpus.POLICIES.glob("*.hujson"))
 PARTS = "reconcile,converged,git,history,process" + (",hujson" if HAVE_CORPUS else "")
 
 
+@pytest.mark.slow
 def test_quick_benchmarks_run_and_write_well_formed_results(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TS_"))}
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(tmp_path),

@@ -155,6 +155,7 @@ def test_the_walk_stops_once_every_file_is_found(b: RepoBuilder) -> None:
     assert (found.stats.commits, found.stats.diffs) == (11, 1)
 
 
+@pytest.mark.slow
 def test_a_long_history_is_read_in_one_walk(tmp_path: Path) -> None:
     """2,000 commits and 400 grant files, with edits and moves; the suite-sized version of bench/git_bench.py."""
     b = RepoBuilder.init(tmp_path / "repo")

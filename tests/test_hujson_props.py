@@ -138,6 +138,7 @@ def test_json_like_text_fails_cleanly(text: str) -> None:
         assert value.pack() == text.encode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [
     b"[" * 10_000 + b"]" * 10_000,
     b'{"a":' * 10_000 + b"null" + b"}" * 10_000,

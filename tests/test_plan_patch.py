@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import jsonpatch
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +41,7 @@ def _pairs(draw: st.DrawFn) -> tuple[Any, Any]:
     return src, dst
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(_pairs())
 def test_the_patch_is_the_one_jsonpatch_makes_of_the_whole(pair: tuple[Any, Any]) -> None:

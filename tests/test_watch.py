@@ -304,6 +304,7 @@ def origin(tmp_path: Path) -> Iterator[RepoBuilder]:
         yield builder
 
 
+@pytest.mark.slow
 def test_pull_follows_the_remote_and_grants_what_lands_there(
         origin: RepoBuilder, tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
     work = tmp_path / "clone"
