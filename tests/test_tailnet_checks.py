@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from reconciler.backends.tailscale import TailscaleBackend
+from reconciler.cli.tailnet_notes import KeyWatch
+from reconciler.core.config import Config
 from reconciler.core.tailnet import TailnetUser, key_warning, user_problems, users_by_login
+from reconciler.credentials.tokens import ApiKey, Secret
 from tests.support.access import AccessRepo
-from tests.support.fake_tailscale import USERS_READ, WRITE, FakeTailscale, user
+from tests.support.fake_tailscale import USERS_READ, WRITE, FakeTailscale, serve, user
 from tests.support.policies import active
 from tests.support.tailscale_repo import ALICE, API_KEY, AT, CLIENT_ID, CLIENT_SECRET, assert_hidden, fake_tailnet
 
@@ -192,3 +196,21 @@ def test_the_expiry_is_asked_for_once_a_day_even_when_it_cannot_be_read(repo: Ac
     (repo.root / ".tailjit" / "api-key.json").write_text("{garbled")
     assert "expires in 3 days" in repo.run("apply", "--at", "2026-11-25T12:01:00Z").err  # 3 days 23 h
     assert fake.count("GET", KEYS) == 3, "a garbled cache is asked again, not trusted"
+
+
+def test_the_watch_loop_warns_on_its_first_cycle_then_once_a_day(tmp_path: Path) -> None:
+    config = Config(path=tmp_path / "policy" / "tailjit.yaml", root=tmp_path, policy_path=tmp_path / "p",
+                    grants_dir=tmp_path / "g", targets={})
+    with serve() as fake:
+        fake.add_api_key(API_KEY, expires=SOON)
+        backend = TailscaleBackend("-", ApiKey(Secret(API_KEY), "TS_API_KEY"), base_url=fake.url)
+        watch = KeyWatch(backend, config)
+        try:
+            first = watch.due(NOW)
+            assert watch.due(NOW + timedelta(hours=1)) == [], "said once; not again within the day"
+            next_day = watch.due(NOW + timedelta(hours=25))
+        finally:
+            backend.close()
+    assert len(first) == 1 and "expires in 5 days" in first[0]
+    assert len(next_day) == 1 and "expires in 3 days" in next_day[0]
+    assert fake.count("GET", KEYS) == 2
