@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.errors import BackendError
+from reconciler.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
     import httpx
@@ -230,3 +230,20 @@ def scrub(text: str, secrets: list[str]) -> str:
 def _transport_reason(error: httpx.TransportError) -> str:
     reason = str(error) or type(error).__name__
     return reason.splitlines()[0][:200]
+
+
+def env_setting(env: Mapping[str, str], name: str, default: float, *, whole: bool) -> float:
+    """``TAILJIT_HTTP_RETRIES`` (``whole``) or ``TAILJIT_HTTP_TIMEOUT`` from ``env`` when set, else ``default``.
+
+    Every client reads them the same way: a retry count of at least 0, a timeout of more than 0 seconds.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw[:40]!r} is not a {'whole ' if whole else ''}number") from None
+    if value < 0 or (not whole and value == 0):
+        raise ConfigError(f"{name} must be {'at least 0' if whole else 'more than 0'}")
+    return value

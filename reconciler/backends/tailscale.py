@@ -28,7 +28,7 @@ from reconciler.core.tailnet import TailnetUser
 from reconciler.credentials import find_credential
 from reconciler.credentials.tokens import Credential
 from reconciler.errors import BackendError, ConfigError, CredentialError, PolicyError, RefusedPolicy, UsageError
-from reconciler.http import HttpClient, RetryPolicy, api_message
+from reconciler.http import HttpClient, RetryPolicy, api_message, env_setting
 
 if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
     import httpx
@@ -71,8 +71,8 @@ class TailscaleBackend(Backend):
             raise ConfigError(f"'base_url': {problem}", path=str(config.path))
         tailnet = env.get("TS_TAILNET") or config.tailnet or "-"
         defaults = RetryPolicy()
-        policy = RetryPolicy(retries=int(_number(env, "TAILJIT_HTTP_RETRIES", defaults.retries, whole=True)),
-                             timeout=_number(env, "TAILJIT_HTTP_TIMEOUT", defaults.timeout, whole=False))
+        policy = RetryPolicy(retries=int(env_setting(env, "TAILJIT_HTTP_RETRIES", defaults.retries, whole=True)),
+                             timeout=env_setting(env, "TAILJIT_HTTP_TIMEOUT", defaults.timeout, whole=False))
         credential = find_credential(env, config, scopes=scopes)
         return cls(tailnet, credential, base_url=base_url, http=HttpClient(policy, sleep=sleep, transport=transport,
                                                                               service=SERVICE, hint=OUTAGE_HINT))
@@ -241,16 +241,3 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return {"message": response.text.strip()[:200]}
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, whole: bool) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a {'whole ' if whole else ''}number") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value

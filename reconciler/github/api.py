@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from reconciler.credentials.tokens import Secret
 from reconciler.errors import BackendError, GitHubError
-from reconciler.http import HttpClient, RetryPolicy, api_message
+from reconciler.http import HttpClient, RetryPolicy, api_message, env_setting
 from reconciler.text.comment import MARKER
 
 if TYPE_CHECKING:  # httpx is imported where a request is made: most commands never make one
@@ -79,8 +79,9 @@ class GitHub:
                               hint="in a workflow, set env GITHUB_TOKEN: ${{ github.token }} on the step; "
                                    "GITHUB_REPOSITORY is set by Actions (owner/name)")
         return cls(repository, Secret(token), env.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL,
-                   transport=transport, retries=int(_setting(env, "TAILJIT_HTTP_RETRIES", retries, whole=True)),
-                   timeout=_setting(env, "TAILJIT_HTTP_TIMEOUT", timeout, whole=False), forbidden_hint=forbidden_hint)
+                   transport=transport, retries=int(env_setting(env, "TAILJIT_HTTP_RETRIES", retries, whole=True)),
+                   timeout=env_setting(env, "TAILJIT_HTTP_TIMEOUT", timeout, whole=False),
+                   forbidden_hint=forbidden_hint)
 
     def get(self, path: str, what: str) -> dict[str, Any]:
         """The JSON object at ``path`` (below the API URL, already quoted)."""
@@ -210,19 +211,6 @@ class GitHub:
                               f"{mine.scheme}://{mine.netloc}; not following it with the token")
         return url
 
-
-def _setting(env: Mapping[str, str], name: str, default: float, *, whole: bool) -> float:
-    """``TAILJIT_HTTP_RETRIES`` or ``TAILJIT_HTTP_TIMEOUT`` when set (they bound GitHub too), else ``default``."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-    except ValueError:
-        raise GitHubError(f"{name}={raw[:40]!r} is not a {'whole ' if whole else ''}number") from None
-    if value < 0 or (not whole and value == 0):
-        raise GitHubError(f"{name} must be {'at least 0' if whole else 'more than 0'}")
-    return value
 
 
 def post_plan_comment(number: int, body: str, env: Mapping[str, str] | None = None) -> CommentResult:
