@@ -174,6 +174,7 @@ def test_unsafe_plan_is_refused_unless_forced(repo: AccessRepo) -> None:
     refused = repo.run("apply")
     assert refused.code == 1
     assert "unsafe plan: it removes 9 of 11 permanent group members (limit 30%)" in refused.err
+    assert "- remove  group:sre  u9@example.com" in refused.out, "the refused plan is shown before the refusal"
     assert "u9@example.com" in repo.tailnet.read_text()
     assert repo.run("apply", "--force").code == 0
     assert "u9@example.com" not in repo.tailnet.read_text()

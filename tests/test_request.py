@@ -12,10 +12,10 @@ import pytest
 from reconciler.git.remote import compare_url, extra_headers
 from reconciler.repo import yamlfile
 from reconciler.repo.grants import parse_grant
-from tests.support.access import CLI_NOW, CONFIG, AccessRepo
-from tests.support.gitutil import CAROL, GITHUB, Person, RepoBuilder, at, files_under, publish, set_identity
+from tests.support.access import CLI_NOW, AccessRepo
+from tests.support.gitutil import CAROL, GITHUB, RepoBuilder, publish
+from tests.support.requesting import request, requester_clone
 
-IDENTITIES = "identities:\n  alice@corp.example: alice@example.com\n"
 TODAY = CLI_NOW.date().isoformat()
 
 
@@ -23,19 +23,8 @@ pytestmark = pytest.mark.usefixtures("no_machine_git_config")
 
 
 @pytest.fixture
-def work(repo: AccessRepo, tmp_path: Path) -> RepoBuilder:
-    """The access repository committed at T0 and published to a bare ``origin``; the requester is Alice."""
-    repo.config.write_text(CONFIG + IDENTITIES)
-    b = RepoBuilder.init(repo.root)
-    b.commit(files_under(repo.root), at(0), author=CAROL)
-    b.checkout()
-    set_identity(b.repo, Person("Alice Example", "alice@corp.example"))
-    return b
-
-
-def request(repo: AccessRepo, *args: str) -> tuple[int, str, str]:
-    result = repo.run("request", "--target", "prod", "--reason", "Investigate INC-1234", *args)
-    return result.code, result.out, result.err
+def work(repo: AccessRepo) -> RepoBuilder:
+    return requester_clone(repo)
 
 
 def test_request_commits_a_valid_grant_file_on_a_new_branch(repo: AccessRepo, work: RepoBuilder) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from tests.support.access import CLI_NOW, CONFIG, AccessRepo
+from tests.support.access import CLI_NOW, AccessRepo
 from tests.support.fake_github import serve
-from tests.support.gitutil import CAROL, Person, RepoBuilder, at, files_under, publish, set_identity
+from tests.support.gitutil import Person, RepoBuilder, publish, set_identity
+from tests.support.requesting import request, requester_clone
 
-IDENTITIES = "identities:\n  alice@corp.example: alice@example.com\n"
 TOKEN = "ghs-open-SECRET-token"
 
 pytestmark = pytest.mark.usefixtures("no_machine_git_config")
@@ -28,17 +28,7 @@ def iso(delta: timedelta) -> str:
 
 @pytest.fixture
 def work(repo: AccessRepo) -> RepoBuilder:
-    repo.config.write_text(CONFIG + IDENTITIES)
-    b = RepoBuilder.init(repo.root)
-    b.commit(files_under(repo.root), at(0), author=CAROL)
-    b.checkout()
-    set_identity(b.repo, Person("Alice Example", "alice@corp.example"))
-    return b
-
-
-def request(repo: AccessRepo, *args: str) -> tuple[int, str, str]:
-    result = repo.run("request", "--target", "prod", "--reason", "Investigate INC-1234", *args)
-    return result.code, result.out, result.err
+    return requester_clone(repo)
 
 
 def test_a_second_request_on_a_request_branch_is_made_from_the_default_branch(
