@@ -34,6 +34,8 @@ from reconciler.core.durations import format_time
 from reconciler.core.grants import Grant
 from reconciler.errors import GitError, GrantError
 from reconciler.git.history import (
+    FIRST_BATCH,
+    LAST_BATCH,
     commit_time,
     entry_at,
     join,
@@ -158,24 +160,53 @@ class _Reader:
         start: tuple[pygit2.Commit, list[Change]] | None = None  # a shallow clone's first commit: its files
         tracking: set[str] | None = None
         with unverified_reads():
-            folder = subtree_id(chain[0].tree, self.folder)
-            for i, commit in enumerate(chain):
-                if i == full:
-                    tracking = {c.path for c in reader.compare(None, folder)} if folder is not None else set()
-                if tracking is not None and not tracking:
-                    break
-                if i + 1 == len(chain):  # the root commit, or the first of a shallow clone
-                    if folder is not None and commit.id in self.boundary:
-                        start = (commit, reader.compare(None, folder))
-                    elif folder is not None:
-                        changes = reader.changes(None, folder)
-                        steps.append((commit, changes if tracking is None else _follow(changes, tracking)))
-                    break
-                parent_folder = subtree_id(chain[i + 1].tree, self.folder)
-                if parent_folder != folder:
-                    changes = reader.changes(parent_folder, folder)
-                    steps.append((commit, changes if tracking is None else _follow(changes, tracking)))
-                folder = parent_folder
+            folders: list[pygit2.Oid | None] = []
+
+            def folder(i: int) -> pygit2.Oid | None:
+                """The grants folder at commit ``i`` of the chain; before the root commit, none. Read going
+                back, and only as far as asked: a partial clone may lack older trees."""
+                while len(folders) <= i:
+                    at = len(folders)
+                    folders.append(subtree_id(chain[at].tree, self.folder) if at < len(chain) else None)
+                return folders[i]
+
+            def changed(i: int) -> bool:
+                """Whether commit ``i`` changed the folder (a shallow clone's first commit: unknown, not)."""
+                if i + 1 == len(chain) and chain[i].id in self.boundary:
+                    return False
+                return folder(i + 1) != folder(i)
+
+            # The changes of the commits read in full are read together (`TreeReader.changes_many`); before
+            # them, in batches, only as long as some file present then is still followed.
+            recent = [i for i in range(full) if changed(i)]
+            for i, changes in zip(recent, reader.changes_many([(folder(i + 1), folder(i)) for i in recent]),
+                                  strict=True):
+                steps.append((chain[i], changes))
+            if full < len(chain):
+                tracking = {c.path for c in reader.compare(None, folder(full))} if folder(full) else set()
+            i, batch = full, FIRST_BATCH
+            while i < len(chain) and tracking:
+                try:
+                    now: list[int] = []
+                    end = i
+                    while end < len(chain) and len(now) < batch:
+                        if changed(end):
+                            now.append(end)
+                        end += 1
+                    found = reader.changes_many([(folder(k + 1), folder(k)) for k in now])
+                except (KeyError, pygit2.GitError):
+                    if batch == 1:
+                        raise
+                    batch = 1  # reading ahead reached a tree this (partial) clone lacks: one at a time from here
+                    continue
+                i, batch = end, min(2 * batch, LAST_BATCH) if batch > 1 else 1
+                for k, changes in zip(now, found, strict=True):
+                    if not tracking:
+                        break
+                    steps.append((chain[k], _follow(changes, tracking)))
+            last = chain[-1]
+            if last.id in self.boundary and (tracking is None or tracking) and folder(len(chain) - 1) is not None:
+                start = (last, reader.compare(None, folder(len(chain) - 1)))
         live: dict[str, Record] = {}
         done: list[Record] = []
         if start is not None:

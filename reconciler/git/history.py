@@ -120,6 +120,10 @@ class Birth:
 Progress = Callable[[int, int | None], None]
 #: How many commits a walk reads between two calls of its progress callback.
 PROGRESS_EVERY = 1000
+#: How many commits a walk reads the changes of together, at first and at most: a walk that stops early (a
+#: resumed one, one asked for a few files) reads little beyond where it stops; a long one reads the versions
+#: of each folder in long runs (`TreeReader.changes_many`).
+FIRST_BATCH, LAST_BATCH = 16, 4096
 
 
 @dataclass(frozen=True)
@@ -189,31 +193,74 @@ def walk_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: It
     births: dict[str, Birth] = {}
     boundary = shallow_boundary(repo)
     commits, diffs, cached, resumed = 1, 0, 0, False
+    batch = FIRST_BATCH
     with unverified_reads():
         while tracking:
-            if known is not None and commit.id == known.tip:
+            # A batch of commits going back, each with its folder before and after; their changes are read
+            # together (`TreeReader.changes_many`), then the tracked files are followed through them in order.
+            start = (commit, folder_id, commits)
+            try:
+                steps, end, (commit, folder_id, commits) = _gather(repo, folder, start, batch, known, boundary,
+                                                                   progress)
+                changes = reader.changes_many([(old, new) for _, old, new, _ in steps])
+            except (KeyError, pygit2.GitError):
+                if batch == 1:
+                    raise
+                # Reading ahead reached an object this clone lacks (a partial clone): read one commit at a
+                # time from here, as far as the files need and no further.
+                commit, folder_id, commits = start
+                batch = 1
+                continue
+            batch = min(2 * batch, LAST_BATCH) if batch > 1 else 1
+            for (changed, _, _, walked), found in zip(steps, changes, strict=True):
+                diffs += 1
+                _step_back(found, changed, tracking, births)
+                if not tracking:  # every file accounted for: what the batch read beyond is not counted
+                    commits = walked
+                    break
+            if not tracking:
+                break
+            if end == "known" and known is not None:
                 cached, resumed = _from_known(known, tracking, births), True
                 break
-            if commit.id in boundary:
-                tracking.clear()  # history before this commit is not in the clone: unknown
+            if end is not None:  # the oldest commit, or a shallow clone's boundary: the rest is unknown
+                tracking.clear()
                 break
-            parents = commit.parent_ids
-            if not parents:  # the oldest commit: whatever is still tracked was added by it
-                diffs += 1
-                _step_back(reader.changes(None, folder_id), commit, tracking, births)
-                break
-            parent = repo[parents[0]].peel(pygit2.Commit)
-            commits += 1
-            parent_folder = subtree_id(parent.tree, folder)
-            if parent_folder != folder_id:
-                diffs += 1
-                _step_back(reader.changes(parent_folder, folder_id), commit, tracking, births)
-            commit, folder_id = parent, parent_folder
-            if progress is not None and commits % PROGRESS_EVERY == 0:
-                progress(commits, None)
     if progress is not None:
         progress(commits, commits)
     return Walk(births, frozenset(present), WalkStats(commits, diffs, reader.reads, cached, resumed))
+
+
+#: One commit of a walk whose grants folder changed: the commit, the folder in its first parent and in it,
+#: and how many commits the walk had read when it got there.
+Step = tuple[pygit2.Commit, pygit2.Oid | None, pygit2.Oid | None, int]
+
+
+def _gather(repo: pygit2.Repository, folder: str, start: tuple[pygit2.Commit, pygit2.Oid | None, int], batch: int,
+            known: Known | None, boundary: frozenset[pygit2.Oid], progress: Progress | None,
+            ) -> tuple[list[Step], str | None, tuple[pygit2.Commit, pygit2.Oid | None, int]]:
+    """Up to ``batch`` commits back from ``start`` (a commit, its folder, commits read so far) that changed the
+    folder; why the walk ends there, if it does ("known", "boundary", "root"); and where the next batch starts."""
+    commit, folder_id, commits = start
+    steps: list[Step] = []
+    while len(steps) < batch:
+        if known is not None and commit.id == known.tip:
+            return steps, "known", (commit, folder_id, commits)
+        if commit.id in boundary:
+            return steps, "boundary", (commit, folder_id, commits)
+        parents = commit.parent_ids
+        if not parents:  # the oldest commit: whatever is still tracked was added by it
+            steps.append((commit, None, folder_id, commits))
+            return steps, "root", (commit, folder_id, commits)
+        parent = repo[parents[0]].peel(pygit2.Commit)
+        commits += 1
+        parent_folder = subtree_id(parent.tree, folder)
+        if parent_folder != folder_id:
+            steps.append((commit, parent_folder, folder_id, commits))
+        commit, folder_id = parent, parent_folder
+        if progress is not None and commits % PROGRESS_EVERY == 0:
+            progress(commits, None)
+    return steps, None, (commit, folder_id, commits)
 
 
 def _from_known(known: Known, tracking: dict[str, str], births: dict[str, Birth]) -> int:
@@ -330,7 +377,7 @@ def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = N
     if prefix is None:
         return MergeTimes()
     wanted = {join(prefix, g.path): g.path for g in grants}
-    folder = posixpath.commonpath([posixpath.dirname(posixpath.dirname(p)) for p in wanted])
+    folder = posixpath.commonpath({posixpath.dirname(posixpath.dirname(p)) for p in wanted})
     tip = repo.head.peel(pygit2.Commit).id
     if state is None:
         births, stats = first_parent_births(repo, tip, folder, wanted, progress=progress)

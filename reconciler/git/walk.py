@@ -11,7 +11,14 @@ opens every subfolder); here the cost follows the size of the change:
 * a subfolder is opened only when its id differs between the versions, and
   only its changed entries are parsed in turn;
 * the raw bytes of the last version read of each folder are kept, so that
-  walking back through history reads each version of a folder once.
+  walking back through history reads each version of a folder once;
+* `TreeReader.changes_many` answers for many commits at once, reading the
+  versions of one subfolder one after another before going to the next. A
+  pack stores the versions of a folder as deltas of one another, and libgit2
+  keeps only the bases of the last deltas it applied: reading one folder's
+  versions in a row is an order of magnitude cheaper than reading them in
+  commit order, interleaved with every other folder's (3.6 s against 0.26 s
+  for the 50,000 target-folder versions of a 100,000-commit history).
 
 Renames are found as ``git`` and libgit2 find them (exact and similar
 content), by libgit2 itself, but only for the rare commit that both adds and
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -101,6 +108,32 @@ class TreeReader:
         self._compare("", old.raw if old is not None else None, new.raw if new is not None else None, found)
         return found
 
+    def changes_many(self, pairs: Sequence[tuple[pygit2.Oid | None, pygit2.Oid | None]]) -> list[list[Change]]:
+        """`changes` of each ``(old, new)`` pair, in the order given, with the same answers.
+
+        The folders themselves are compared first, pair by pair; the
+        subfolders that changed are then read one subfolder at a time, each
+        through all the pairs that changed it, in the order given (see the
+        module docstring for why the order of reading matters).
+        """
+        found: list[list[Change]] = [[] for _ in pairs]
+        deferred: dict[str, list[tuple[list[Change], bytes | None, bytes | None]]] = {}
+        for (old, new), out in zip(pairs, found, strict=True):
+            self._compare("", old.raw if old is not None else None, new.raw if new is not None else None, out,
+                          deferred)
+        for path, versions in deferred.items():
+            for out, old_raw, new_raw in versions:
+                self._compare(path, old_raw, new_raw, out)
+        answers = []
+        for (old, new), out in zip(pairs, found, strict=True):
+            statuses = {c.status for c in out}
+            if Status.ADDED in statuses and Status.DELETED in statuses:
+                answers.append(self._with_renames(old, new))
+            else:
+                out.sort(key=_path_key)
+                answers.append(out)
+        return answers
+
     def _with_renames(self, old: pygit2.Oid | None, new: pygit2.Oid | None) -> list[Change]:
         repo = self.repo
         if old is None:
@@ -132,7 +165,10 @@ class TreeReader:
         self._last[path] = (oid, data)
         return data
 
-    def _compare(self, path: str, old: bytes | None, new: bytes | None, out: list[Change]) -> None:
+    def _compare(self, path: str, old: bytes | None, new: bytes | None, out: list[Change],
+                 deferred: dict[str, list[tuple[list[Change], bytes | None, bytes | None]]] | None = None) -> None:
+        """Append the changes below ``path`` to ``out``; with ``deferred``, the subfolders that changed are
+        put there instead of being read now."""
         if old == new:
             return
         # The newer version first: walking back, the older one is asked for again next time.
@@ -145,7 +181,12 @@ class TreeReader:
             was_tree = was is not None and was[0] == _TREE_MODE
             now_tree = now is not None and now[0] == _TREE_MODE
             if was_tree or now_tree:
-                self._compare(child, was[1] if was_tree and was else None, now[1] if now_tree and now else None, out)
+                was_id = was[1] if was_tree and was else None
+                now_id = now[1] if now_tree and now else None
+                if deferred is None:
+                    self._compare(child, was_id, now_id, out)
+                else:
+                    deferred.setdefault(child, []).append((out, was_id, now_id))
             was_file = was is not None and not was_tree and was[0] != _GITLINK_MODE
             now_file = now is not None and not now_tree and now[0] != _GITLINK_MODE
             if was_file and now_file:
@@ -158,6 +199,10 @@ class TreeReader:
             elif now_file:
                 assert now is not None
                 out.append(Change(Status.ADDED, child, child, None, pygit2.Oid(raw=now[1])))
+
+
+def _path_key(change: Change) -> str:
+    return change.path
 
 
 def _text(name: bytes) -> str:
