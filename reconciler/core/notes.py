@@ -7,7 +7,7 @@ the comma in a one-line array's ``/* … */``); see `reconciler.core.policy.Memb
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from reconciler import hujson
@@ -29,31 +29,54 @@ def member_notes(policy: hujson.Value, data: JSONValue,
     line: after its comma, or before the comma in a one-line array's ``/* … */``.
     """
     found: dict[tuple[str, str], MemberNote] = {}
+    for key, texts in member_note_texts(policy, data, members).items():
+        note = note_of(texts)
+        if note is not None:
+            found[key] = note
+    return found
+
+
+def note_of(texts: tuple[str, ...]) -> MemberNote | None:
+    """The member note the texts of one login's places give (`member_note_texts`): the last valid one, as a
+    login listed twice keeps the note of its last place that has one."""
+    for text in reversed(texts):
+        note = MemberNote.parse(text)
+        if note is not None:
+            return note
+    return None
+
+
+def member_note_texts(policy: hujson.Value, data: JSONValue,
+                      members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(group, login) -> texts``: the note text (`note_text_at`) at each place of the login in its group, in
+    order, for those of ``members`` that have at least one; not yet parsed (`note_of` does that). Two
+    sides whose texts for a login are equal give it the same note, so a caller comparing two policies
+    parses only where the texts differ."""
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
     container = groups_object(policy)
     listed = data.get("groups") if isinstance(data, dict) else None
     if container is None or not isinstance(listed, dict):
         return found
     # A group name given twice: the tree's first array (what `Object.get` finds) is not the data's last.
     from_tree = len(container.members) != len(listed)
-    arrays: dict[str, tuple[hujson.Array, list[Any]] | None] = {}
+    arrays: dict[str, tuple[hujson.Array, dict[Any, list[int]]] | None] = {}
     for group, login in members:
         if group not in arrays:
-            arrays[group] = _array_and_logins(container, None if from_tree else listed, group)
+            arrays[group] = _array_and_places(container, None if from_tree else listed, group)
         entry = arrays[group]
         if entry is None:
             continue
-        array, logins = entry
-        for at in _places(logins, login):  # listed twice: the last comment wins
-            note = _note_at(array, at, login)
-            if note is not None:
-                found[(group, login)] = note
+        array, places = entry
+        texts = [text for at in places.get(login, ()) if (text := _text_at(array, at, login)) is not None]
+        if texts:
+            found[(group, login)] = tuple(texts)
     return found
 
 
-def _array_and_logins(container: hujson.Object, listed: dict[str, Any] | None,
-                      group: str) -> tuple[hujson.Array, list[Any]] | None:
-    """The group's member array, and its elements' values in order: from ``listed`` (the plain data of the
-    groups) when given, else read from the tree."""
+def _array_and_places(container: hujson.Object, listed: dict[str, Any] | None,
+                      group: str) -> tuple[hujson.Array, dict[Any, list[int]]] | None:
+    """The group's member array, and where each value is in it (indexes in order): its elements' values from
+    ``listed`` (the plain data of the groups) when given, else read from the tree."""
     member = container.get(group)
     if member is None or not isinstance(member.value.value, hujson.Array):
         return None
@@ -61,17 +84,11 @@ def _array_and_logins(container: hujson.Object, listed: dict[str, Any] | None,
     logins = None if listed is None else listed.get(group)
     if not isinstance(logins, list) or len(logins) != len(array.elements):
         logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
-    return array, logins
-
-
-def _places(items: list[Any], item: object) -> Iterator[int]:
-    at = -1
-    while True:
-        try:
-            at = items.index(item, at + 1)
-        except ValueError:
-            return
-        yield at
+    places: dict[Any, list[int]] = {}
+    for at, login in enumerate(logins):
+        if isinstance(login, str):
+            places.setdefault(login, []).append(at)
+    return array, places
 
 
 def count_noted(policy: hujson.Value, groups: Iterable[str]) -> int:
@@ -88,12 +105,11 @@ def count_noted(policy: hujson.Value, groups: Iterable[str]) -> int:
     return count
 
 
-def _note_at(array: hujson.Array, index: int, login: str) -> MemberNote | None:
+def _text_at(array: hujson.Array, index: int, login: str) -> str | None:
     value = array.elements[index].value
     if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
         return None
-    note = note_text_at(array, index)
-    return None if note is None else MemberNote.parse(note)
+    return note_text_at(array, index)
 
 
 def note_text_at(array: hujson.Array, index: int) -> str | None:

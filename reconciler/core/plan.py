@@ -31,7 +31,7 @@ from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
 from reconciler.core.durations import format_time
-from reconciler.core.notes import count_noted, groups_object
+from reconciler.core.notes import count_noted, groups_object, member_note_texts, note_of
 from reconciler.core.notes import member_notes as member_notes  # explicit: callers read notes from here too
 from reconciler.core.policy import (
     MemberNote,
@@ -306,11 +306,16 @@ def _extensions(live: Policy, proposed: Policy, live_data: JSONValue, proposed_d
                for user in sorted(set(before.get(group, ())) & set(after.get(group, ())))]
     if not staying:
         return ()
-    old_notes = member_notes(live.tree, live_data, staying)
-    new_notes = member_notes(proposed.tree, proposed_data, staying)
+    # The note texts first: a member whose texts are the same on both sides keeps its end (most of them),
+    # so only those whose texts differ are parsed.
+    old_texts = member_note_texts(live.tree, live_data, staying)
+    new_texts = member_note_texts(proposed.tree, proposed_data, staying)
     found = []
     for key in staying:
-        old, new = old_notes.get(key), new_notes.get(key)
+        old_text, new_text = old_texts.get(key), new_texts.get(key)
+        if old_text is None or new_text is None or old_text == new_text:
+            continue
+        old, new = note_of(old_text), note_of(new_text)
         if old is not None and new is not None and old.until != new.until:
             found.append(Extension(key[0], key[1], new, old))
     return tuple(found)

@@ -27,12 +27,13 @@ the plan, the PR comment and the revoke-only fallback.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler import hujson
-from reconciler.core.durations import format_time, parse_time
+from reconciler.core.durations import FIRST_YEAR, LAST_YEAR, format_time, parse_time
 from reconciler.core.policyerror import syntax_error
 from reconciler.errors import PolicyError
 
@@ -41,6 +42,10 @@ HEADER_NOTE = b" (written by tailjit from git: change the repository, not this t
 #: What starts a member note, inside the comment after the member.
 NOTE_PREFIX = "tailjit: "
 _UNTIL = " until "
+#: A note exactly as `MemberNote.__str__` writes it (printable ASCII without spaces for the grant, a UTC time to
+#: the second): what nearly every note in a live policy is. `MemberNote.parse` reads it by this match alone,
+#: with the result the general path gives; anything else goes the general way.
+_WRITTEN = re.compile(r"([!-~]+) until (\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,22 @@ class MemberNote:
     @classmethod
     def parse(cls, text: str) -> MemberNote | None:
         """The note in ``text`` (what follows the prefix); None when it is not one tailjit wrote."""
-        grant, sep, until = text.strip().rpartition(_UNTIL)
+        text = text.strip()
+        written = _WRITTEN.fullmatch(text)
+        if written is not None:  # the form `__str__` writes: read without the general time parser
+            grant, year, month, day, hour, minute, second = written.groups()
+            try:
+                until = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+            except ValueError:
+                pass  # not a date (a 13th month): the general path below says None
+            else:
+                if FIRST_YEAR <= until.year <= LAST_YEAR:
+                    return cls(grant, until)
+        grant, sep, until_text = text.rpartition(_UNTIL)
         if not sep or not grant or any(c.isspace() for c in grant):
             return None
         try:
-            return cls(grant, parse_time(until.strip()))
+            return cls(grant, parse_time(until_text.strip()))
         except (ValueError, OverflowError):
             return None
 
