@@ -8,8 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pygit2
+import pytest
 
 from reconciler.core.grants import Grant
+from reconciler.errors import GitError
 from reconciler.git.history import FIRST_BATCH, merge_times, subtree_id
 from reconciler.git.walk import TreeReader
 from tests.support.gitutil import BOB, BOT, CAROL, RepoBuilder, at, grant_yaml
@@ -106,3 +108,23 @@ def test_merge_times_do_not_need_history_older_than_the_files_they_answer_for(tm
     found = merge_times(root, [grant(p) for p in paths], now=NOW)
     assert dict(found) == {p: at(3 + i) for i, p in enumerate(paths)}
     assert found.stats.commits == len(paths) + 1, "from the tip to the parent of the oldest file's commit"
+
+
+def test_a_damaged_tree_in_the_grants_folder_is_a_git_error_saying_so(tmp_path: Path) -> None:
+    """A tree object that is not a list of entries (disk damage, a bad copy): a clear error, never a guess."""
+    b = RepoBuilder.init(tmp_path / "repo")
+    b.commit({"policy/tailjit.yaml": "targets: {}\n", f"{G}/prod/a.yaml": grant_yaml("a@example.com", "prod")},
+             at(0), author=CAROL)
+    damaged = b.repo.odb.write(pygit2.enums.ObjectType.TREE, b"100644 a.yaml\0tooshort")
+    grants = b.repo.TreeBuilder(b.tree_of()[G].peel(pygit2.Tree))
+    grants.insert("staging", damaged, pygit2.enums.FileMode.TREE)
+    policy = b.repo.TreeBuilder(b.tree_of()["policy"].peel(pygit2.Tree))
+    policy.insert("grants", grants.write(), pygit2.enums.FileMode.TREE)
+    top = b.repo.TreeBuilder(b.tree_of())
+    top.insert("policy", policy.write(), pygit2.enums.FileMode.TREE)
+    b.tips["main"] = b.repo.create_commit("refs/heads/main", BOB.sign(at(1)), BOB.sign(at(1)), "damaged",
+                                          top.write(), [b.tip()])
+    with pytest.raises(GitError) as raised:
+        merge_times(Path(b.repo.path).parent, [grant(f"{G}/prod/a.yaml")], now=NOW)
+    assert f"tree {damaged} (staging) is not a list of entries" in raised.value.message
+    assert "git fsck" in (raised.value.hint or "")

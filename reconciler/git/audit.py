@@ -194,7 +194,7 @@ class _Reader:
                             now.append(end)
                         end += 1
                     found = reader.changes_many([(folder(k + 1), folder(k)) for k in now])
-                except (KeyError, pygit2.GitError):
+                except (KeyError, pygit2.GitError, GitError):
                     if batch == 1:
                         raise
                     batch = 1  # reading ahead reached a tree this (partial) clone lacks: one at a time from here

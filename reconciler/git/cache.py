@@ -131,7 +131,7 @@ def save(path: Path, record: Record) -> bool:
             ignore.write_text("*\n")
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
+            f.write(json.dumps(data, separators=(",", ":")))  # json.dump to a file would encode in Python
         os.replace(temp, path)
         temp = None
         return True

@@ -203,7 +203,7 @@ def walk_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: It
                 steps, end, (commit, folder_id, commits) = _gather(repo, folder, start, batch, known, boundary,
                                                                    progress)
                 changes = reader.changes_many([(old, new) for _, old, new, _ in steps])
-            except (KeyError, pygit2.GitError):
+            except (KeyError, pygit2.GitError, GitError):
                 if batch == 1:
                     raise
                 # Reading ahead reached an object this clone lacks (a partial clone): read one commit at a
@@ -377,7 +377,7 @@ def merge_times(root: Path, grants: Sequence[Grant], *, now: datetime | None = N
     if prefix is None:
         return MergeTimes()
     wanted = {join(prefix, g.path): g.path for g in grants}
-    folder = posixpath.commonpath({posixpath.dirname(posixpath.dirname(p)) for p in wanted})
+    folder = posixpath.commonpath({posixpath.dirname(d) for d in {p.rpartition("/")[0] for p in wanted}})
     tip = repo.head.peel(pygit2.Commit).id
     if state is None:
         births, stats = first_parent_births(repo, tip, folder, wanted, progress=progress)

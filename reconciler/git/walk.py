@@ -36,6 +36,8 @@ from enum import Enum
 import pygit2
 from pygit2.enums import DeltaStatus, DiffFind
 
+from reconciler.errors import GitError
+
 
 @contextlib.contextmanager
 def unverified_reads() -> Iterator[None]:
@@ -161,7 +163,7 @@ class TreeReader:
         kind, data = self._odb.read(pygit2.Oid(raw=oid))[:2]
         self.reads += 1
         if kind != pygit2.enums.ObjectType.TREE:
-            raise ValueError(f"{pygit2.Oid(raw=oid)} is not a tree")
+            raise _corrupt(oid, path, "is not a tree")
         self._last[path] = (oid, data)
         return data
 
@@ -171,10 +173,16 @@ class TreeReader:
         put there instead of being read now."""
         if old == new:
             return
+        if old is None and new is not None:
+            self._list(path, new, out)
+            return
         # The newer version first: walking back, the older one is asked for again next time.
         new_raw = self.raw(path, new) if new is not None else b""
         old_raw = self.raw(path, old) if old is not None else b""
-        before, after = _changed_entries(old_raw, new_raw)
+        try:
+            before, after = _changed_entries(old_raw, new_raw)
+        except ValueError:
+            raise _corrupt(new if new is not None else old, path, "is not a list of entries") from None
         for name in sorted(before.keys() | after.keys()):
             was, now = before.get(name), after.get(name)
             child = f"{path}/{_text(name)}" if path else _text(name)
@@ -199,6 +207,31 @@ class TreeReader:
             elif now_file:
                 assert now is not None
                 out.append(Change(Status.ADDED, child, child, None, pygit2.Oid(raw=now[1])))
+
+
+    def _list(self, path: str, oid: bytes, out: list[Change]) -> None:
+        """Append every file below the folder ``oid`` at ``path`` to ``out``, as added."""
+        raw = self.raw(path, oid)
+        prefix = f"{path}/" if path else ""
+        pos = 0
+        for m in _ENTRY.finditer(raw):
+            if m.start() != pos:
+                break
+            pos = m.end()
+            mode, name, entry = m.groups()
+            child = prefix + _text(name)
+            if mode == _TREE_MODE:
+                self._list(child, entry, out)
+            elif mode != _GITLINK_MODE:
+                out.append(Change(Status.ADDED, child, child, None, pygit2.Oid(raw=entry)))
+        if pos != len(raw):
+            raise _corrupt(oid, path, "is not a list of entries")
+
+
+def _corrupt(oid: bytes | None, path: str, what: str) -> GitError:
+    name = str(pygit2.Oid(raw=oid)) if oid is not None else "?"
+    return GitError(f"the repository is damaged: tree {name} ({path or 'the grants folder'}) {what}",
+                    hint="run git fsck to see what is damaged, and fetch or clone the repository again")
 
 
 def _path_key(change: Change) -> str:
