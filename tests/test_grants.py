@@ -178,6 +178,28 @@ def test_huge_and_deep_grant_files_are_refused(repo: AccessRepo) -> None:
     assert any("deep.yaml" in m and "nested too deeply" in m for m in found)
 
 
+def test_a_file_at_the_size_limit_loads_and_one_byte_more_is_refused(repo: AccessRepo) -> None:
+    limit = 256 * 1024
+    padding = "# " + "x" * (limit - len(VALID) - 3) + "\n"
+    repo.grant("prod", "at.yaml", VALID + padding)
+    repo.grant("prod", "over.yaml", VALID + "#" + padding)
+    assert (repo.root / "policy/grants/prod/at.yaml").stat().st_size == limit
+    loaded = load_grants(load_config(repo.config))
+    assert [g.name for g in loaded.grants] == ["prod/at.yaml"]
+    assert [str(e) for e in loaded.errors] == [
+        "policy/grants/prod/over.yaml: file is too large: the limit is 262144 bytes"]
+
+
+def test_an_empty_file_and_one_that_is_not_utf8_are_reported(repo: AccessRepo) -> None:
+    repo.grant("prod", "empty.yaml", "")
+    repo.grant("prod", "latin1.yaml", "").write_bytes(VALID.replace("INC-1", "Caf\xe9").encode("latin-1"))
+    assert errors(repo) == [
+        "policy/grants/prod/empty.yaml:1: a grant file is a mapping with user, target, reason and duration or "
+        "expires",
+        "policy/grants/prod/latin1.yaml: not UTF-8 text (byte 48)",
+    ]
+
+
 def test_yaml_11_booleans_and_dates_stay_strings(repo: AccessRepo) -> None:
     repo.grant("prod", "a.yaml", "user: a@example.com\ntarget: prod\nreason: no\nticket: 2026-01-01\nduration: 1h\n")
     (grant,) = load_grants(load_config(repo.config)).grants

@@ -145,17 +145,31 @@ def _load_one(entry: os.DirEntry[str], rel: str, parts: tuple[str, ...],
                            path=rel, hint="move the file into the folder of a configured target, or add the "
                                           "target under 'targets' in tailjit.yaml")]
     try:
-        with open(entry.path, "rb") as f:
-            # A huge file is refused without reading all of it. (read(n) would allocate n bytes up
-            # front: asking for the limit each time costs more than the 10,000 reads themselves.)
-            size = os.fstat(f.fileno()).st_size
-            data = f.read() if size <= yamlfile.MAX_BYTES else f.read(yamlfile.MAX_BYTES + 1)
-        doc = yamlfile.load(data)
+        doc = yamlfile.load(_read_at_most(entry.path, yamlfile.MAX_BYTES + 1))
     except yamlfile.YAMLFileError as e:
         return [GrantError(e.message, path=rel, line=e.line, hint=e.hint)]
     except OSError as e:
         return [GrantError(f"cannot read: {e.strerror}", path=rel)]
     return read_grant(doc, rel, folder, targets[folder])
+
+
+def _read_at_most(path: str, limit: int) -> bytes:
+    """The file's bytes, or its first ``limit`` when it is longer: a huge file is refused without reading all
+    of it. A file descriptor and a read of the size `os.fstat` gives (read(n) would allocate n bytes up front:
+    asking for the limit each time costs more than the 10,000 reads themselves), without the buffered file
+    object `open` makes: a third of the time of reading 10,000 small files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, min(size, limit))
+        while len(data) < limit:  # a file that grew since fstat, or a short read: on to the end
+            more = os.read(fd, limit - len(data))
+            if not more:
+                break
+            data += more
+        return data
+    finally:
+        os.close(fd)
 
 
 def parse_grant(doc: yamlfile.Node | None, rel: str, folder: str) -> Grant:
@@ -183,25 +197,26 @@ def read_grant(doc: yamlfile.Node | None, rel: str, folder: str,
     def fail(message: str, key: str | None, hint: str | None = None) -> None:
         problems.append(GrantError(message, path=rel, line=_line(doc, key), hint=hint))
 
-    for key in doc:
+    entries = doc.entries
+    for key in () if _KEYS.issuperset(entries) else entries:
         if key not in _KEYS:
             close = difflib.get_close_matches(key, _KEYS, n=1)
             fail(f"unknown key {key!r}", key,
                  hint=f"did you mean {close[0]!r}?" if close else f"the keys are: {', '.join(sorted(_KEYS))}")
     values: dict[str, str] = {}
-    for key, node in doc.entries.items():
+    for key, node in entries.items():
         if key not in _KEYS:
             continue
         if not isinstance(node, YScalar):
             fail(f"{key!r} must be a single value, not a {'list' if isinstance(node, YList) else 'mapping'}",
                  key, hint=f"write it on one line: {key}: VALUE")
-        elif yamlfile.is_null(node):
+        elif not node.quoted and node.value in yamlfile.NULLS:  # `yamlfile.is_null`, for 50,000 values
             if key in _REQUIRED or node.quoted:
                 fail(f"{key!r} is empty", key, hint=_VALUE_HINTS[key])
         else:
             values[key] = node.value
     for key in _REQUIRED:
-        if key not in doc.entries:
+        if key not in entries:
             fail(f"missing {key!r}", None, hint=f"add a line {key}: … ({_VALUE_HINTS[key]})")
 
     user = values.get("user")
@@ -223,7 +238,7 @@ def read_grant(doc: yamlfile.Node | None, rel: str, folder: str,
         fail("give only one of 'duration' and 'expires'", later,
              hint="a duration counts from the merge (or 'start'); 'expires' is an end time: keep one")
     elif duration_text is None and expires_text is None and not any(
-            k in doc.entries for k in ("duration", "expires")):
+            k in entries for k in ("duration", "expires")):
         fail("missing 'duration' or 'expires'", None,
              hint="add duration: 4h (counted from the merge) or expires: 2026-11-25T02:00:00Z")
     duration = expires = start = None
@@ -260,7 +275,7 @@ def read_grant(doc: yamlfile.Node | None, rel: str, folder: str,
     assert user is not None and written_target is not None
     return Grant(path=rel, user=user, target=written_target, reason=reason, ticket=values.get("ticket"),
                  duration=duration, expires=expires, start=start, line=doc.line,
-                 break_glass=break_glass == "true", lines=tuple((k, doc.line_of(k)) for k in doc),
+                 break_glass=break_glass == "true", lines=tuple(doc.key_lines.items()),
                  duration_text=duration_text)
 
 
