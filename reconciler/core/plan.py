@@ -206,13 +206,15 @@ def make_plan(live: bytes | Policy, rendered: bytes | Policy, targets: Mapping[s
         return _describe(None, desired, desired, target_groups, created=True)
     digest, live_body = split_header(live_policy.text)
     _, rendered_body = split_header(rendered_policy.text)
+    as_written = digest is not None and digest == body_digest(live_body)  # by tailjit: canonical already
     # The common case, a converged tailnet holding what tailjit wrote: no formatting at all.
-    if digest is not None and digest == body_digest(live_body) and live_body == rendered_body:
+    if as_written and live_body == rendered_body:
         return _describe(live_policy, rendered_policy, live_policy, target_groups)
-    desired = canonical_policy(rendered_policy)
+    # Granting and revoking change only the groups: with the rest as tailjit wrote it, only they are formatted.
+    desired = canonical_policy(rendered_policy, like=live_policy if as_written else None)
     _, desired_body = split_header(desired.text)
     live_canonical: bytes | None
-    if digest is not None and digest == body_digest(live_body):  # as tailjit wrote it: canonical already
+    if as_written:
         managed, live_canonical = True, live_body
     else:  # formatted only here: no header, an outside edit, or a server that changed the layout
         live_canonical = _canonical_or_none(live_body)

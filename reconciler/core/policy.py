@@ -241,23 +241,84 @@ class Policy:
         return f"Policy({self.path!r}, {len(self.text)} bytes)"
 
 
-def canonical_policy(policy: Policy) -> Policy:
+def canonical_policy(policy: Policy, like: Policy | None = None) -> Policy:
     """``policy`` as tailjit writes it: its body in canonical form, under the header carrying its digest.
 
     The formatting is done on ``policy``'s own tree, which ``policy`` gives up (it parses its text again
     if asked for its tree later): copying a 2 MiB tree costs as much as parsing it. The plain data is the
     same and is carried over when it was already made.
+
+    ``like`` is a text tailjit wrote, whose header matches its body (the live policy of a managed
+    tailnet), so its body is canonical. Where ``policy`` is byte for byte the same as ``like`` outside the
+    value of ``groups``, only that value is formatted (`hujson.format_member`): the same text as
+    formatting the whole, for a fraction of the work when a scheduled run grants and revokes.
     """
     tree = policy.tree
     policy._tree = None
     tree.before = split_header(tree.before)[1]
-    tree.format()
-    body = tree.pack()
+    body = _format_groups_only(tree, like) if like is not None else None
+    if body is None:
+        tree.format()
+        body = tree.pack()
     line = header_line(body_digest(body))
     tree.before = insert_header(tree.before, line)
     result = Policy(insert_header(body, line), tree, path=policy.path)
     result._data = policy._data
     return result
+
+
+#: Stands for the value of ``groups`` while the text around it is packed: no policy text holds a NUL byte.
+_MARK = hujson.Literal(b'"\x00tailjit:groups\x00"')
+
+
+def _format_groups_only(tree: hujson.Value, like: Policy) -> bytes | None:
+    """``tree`` formatted and packed (its header aside) by formatting only the value of ``groups``, when the
+    rest is the same bytes as in ``like``'s canonical body; None, with ``tree`` unchanged, when it is not."""
+    try:
+        like_tree = like.tree
+    except PolicyError:
+        return None
+    mine, theirs = _around_groups(tree), _around_groups(like_tree)
+    if mine is None or theirs is None or mine[1:] != theirs[1:]:
+        return None
+    member, before, after = mine
+    if not hujson.format_member(tree, member):
+        return None
+    return before + hujson.Value(member.value.value).pack() + after
+
+
+def _around_groups(tree: hujson.Value) -> tuple[hujson.Member, bytes, bytes] | None:
+    """The one ``groups`` member of ``tree``, and the text of ``tree`` (its header aside) before and after the
+    brackets of its value; None when there is not exactly one ``groups`` holding an object or an array.
+
+    The members up to ``groups``, then those from it on, are packed with a mark standing for its value.
+    """
+    top = tree.value
+    if not isinstance(top, hujson.Object):
+        return None
+    found = [i for i, m in enumerate(top.members) if isinstance(m.name.value, hujson.Literal)
+             and m.name.value.to_python() == "groups"]
+    if len(found) != 1:
+        return None
+    members, before = top.members, tree.before
+    at = found[0]
+    member = members[at]
+    inner = member.value.value
+    if isinstance(inner, hujson.Literal):
+        return None
+    try:
+        member.value.value = _MARK
+        top.members = members[:at + 1]
+        tree.before = split_header(before)[1]
+        head = tree.pack()
+        top.members = members[at:]
+        tree.before = b""
+        tail = tree.pack()
+    finally:
+        top.members, member.value.value, tree.before = members, inner, before
+    if head.count(_MARK.raw) != 1 or tail.count(_MARK.raw) != 1:  # a comment holding NUL bytes: no shortcut
+        return None
+    return member, head[:head.index(_MARK.raw)], tail[tail.index(_MARK.raw) + len(_MARK.raw):]
 
 
 def as_policy(text: bytes | Policy, path: str) -> Policy:

@@ -8,7 +8,8 @@ The syntax tree mirrors the Go library's: every byte of the input is kept, so
 - ``parse``: bytes to a tree, with the reference's error messages;
 - ``pack``: a tree back to bytes;
 - ``standard``: ``is_standard``, ``standardize`` and ``minimize``;
-- ``format``: the reference's opinionated formatting (``align``: its last pass alone);
+- ``format``: the reference's opinionated formatting (``align``: its last pass alone;
+  ``format_member``: one member's value, where the rest is formatted already);
 - ``find``: RFC 6901 JSON pointers;
 - ``patch``: RFC 6902 JSON patch, comments included.
 
@@ -23,7 +24,7 @@ layer without an import cycle.
 from __future__ import annotations
 
 from . import find, pack, patch  # noqa: F401 - every layer loads with the package; Value's methods use them
-from .format import align, format
+from .format import align, format, format_member
 from .parse import parse
 from .standard import minimize, standardize
 from .tree import Array, HuJSONError, Literal, Member, Object, Value
@@ -37,6 +38,7 @@ __all__ = [
     "Value",
     "align",
     "format",
+    "format_member",
     "minimize",
     "parse",
     "standardize",

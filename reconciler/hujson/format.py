@@ -8,6 +8,7 @@ lay out every container, then align the values of consecutive one-line members.
 from __future__ import annotations
 
 import functools
+import re
 
 from .parse import parse
 from .standard import _all_standard
@@ -15,6 +16,7 @@ from .tree import (
     _WS,
     Array,
     Literal,
+    Member,
     Object,
     Value,
     _children,
@@ -43,6 +45,40 @@ def align(v: Value) -> None:
     """Only format's last pass, under ``v``: pad consecutive one-line object members so that their values
     start in one column. For an editor that changed which members span lines and keeps the rest as it is."""
     _align_object_values(_values(v))
+
+
+def format_member(top: Value, member: Member) -> bool:
+    """Format ``member``'s value (a member of the object ``top``) exactly as formatting all of ``top`` would,
+    where the rest of ``top`` is formatted already; True when done.
+
+    It is the caller's to know that the rest is formatted (tailjit compares it
+    with a text it formatted before). Outside a member's value, formatting
+    depends on the value only through three things, checked here: whether
+    the whole text is standard JSON (the member's value is not, so neither is
+    the text), whether ``top`` is laid out one member per line (a newline
+    before a member's name says so), and whether the value spans lines (a
+    newline before one of its own members or elements says so), which
+    decides the alignment of the members around it. Where one of these does
+    not hold, nothing is changed and the answer is False: format all of ``top``.
+    """
+    x, inner = top.value, member.value.value
+    if not isinstance(x, Object) or isinstance(inner, Literal) or not any(m is member for m in x.members):
+        return False
+    if not any(_has_newline(m.name.before) for m in x.members):
+        return False
+    if isinstance(inner, Object):
+        spans = any(_has_newline(m.name.before) for m in inner.members)
+    else:
+        spans = any(_has_newline(e.before) for e in inner.elements)
+    nodes = _values(member.value)
+    if not spans or _all_standard(nodes):
+        return False
+    depth = 1 + int(_has_newline(member.name.after) or _has_newline(member.value.before))
+    _normalize(nodes)
+    need_expand = _expand_composites(nodes)
+    _format_whitespace(member.value, need_expand, False, depth)
+    _align_object_values(nodes)
+    return True
 
 
 def _format(v: Value) -> None:
@@ -131,11 +167,33 @@ def _format_comments(b: bytes, depth: int, leading_newline: bool) -> bytearray |
     return out
 
 
-@functools.lru_cache(maxsize=4096)  # pure, and the same few extras recur all over a document
+#: One ``// comment`` after a space, then the next line's indentation: the extra after each member of a
+#: commented list (``"login", // why``), formatted without the general path (see `_format_extra`).
+_LINE_COMMENT_EXTRA = re.compile(rb" (//[^\r\n]*+)\n\t*+")
+
+
 def _format_extra(b: bytes, depth: int, *, leading_newline: bool = False, trailing_newline: bool = False,
                   trim_leading: bool = False, trim_trailing: bool = False, unindent_last: bool = False,
                   space_if_empty: bool = False) -> bytes:
-    """Go's Extra.format: normalize line endings, blank lines, indentation and comment layout."""
+    """Go's Extra.format: normalize line endings, blank lines, indentation and comment layout.
+
+    Extra of the `_LINE_COMMENT_EXTRA` shape comes out as the general path makes it, whatever the flags:
+    the comment with its trailing spaces removed, one newline, the indentation.
+    """
+    if b[:3] == b" //":
+        match = _LINE_COMMENT_EXTRA.fullmatch(b)
+        if match is not None:
+            return b" " + _rstrip_go_space(match.group(1)) + b"\n" + b"\t" * (depth - 1 if unindent_last else depth)
+    return _format_any_extra(b, depth, leading_newline=leading_newline, trailing_newline=trailing_newline,
+                             trim_leading=trim_leading, trim_trailing=trim_trailing, unindent_last=unindent_last,
+                             space_if_empty=space_if_empty)
+
+
+@functools.lru_cache(maxsize=4096)  # pure, and the same few extras recur all over a document
+def _format_any_extra(b: bytes, depth: int, *, leading_newline: bool = False, trailing_newline: bool = False,
+                      trim_leading: bool = False, trim_trailing: bool = False, unindent_last: bool = False,
+                      space_if_empty: bool = False) -> bytes:
+    """`_format_extra` by the general path."""
     if not b.strip(_WS):  # only whitespace (the common case): just count its newlines
         newlines = b.count(b"\n")  # \r\n and \n\r count once either way
         out = bytearray(b"\n" * (min(newlines, 2) if newlines else int(leading_newline)))
@@ -223,27 +281,30 @@ def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
         if isinstance(x, Literal):
             stats[node] = (len(x.raw), len(x.raw), False)
             continue
-        lengths: list[int] = []
-        line = 1  # the opening bracket
-        # A newline before any member or element expands the container.
+        # A newline before any member or element, after the last one, or before the closing bracket
+        # expands the container.
         if isinstance(x, Object):
             expand = any(_has_newline(m.name.before) for m in x.members)
         else:
             expand = any(_has_newline(e.before) for e in x.elements)
-        for child in _children(x):
-            for first, last, multi in (_extra_stats(child.before), stats[child], _extra_stats(child.after)):
-                line += first
-                if multi:
-                    lengths.append(line)
-                    line = last
-            line += 2  # ": " after a name, ", " after a value
-        line += 1  # the closing bracket
         last_value = _last_value(x)
         expand = expand or (last_value is not None and _has_newline(last_value.after))
         expand = expand or _has_newline(x.after)
-        lengths.append(line)
-        stats[node] = (lengths[0], lengths[-1], len(lengths) > 1)
-        if expand or any(n > _PUNCH_CARD_WIDTH for n in lengths):
+        if not expand:  # else its children's line lengths do not matter: an expanded one's stats are below
+            lengths: list[int] = []
+            line = 1  # the opening bracket
+            for child in _children(x):
+                for first, last, multi in (_extra_stats(child.before), stats[child], _extra_stats(child.after)):
+                    line += first
+                    if multi:
+                        lengths.append(line)
+                        line = last
+                line += 2  # ": " after a name, ", " after a value
+            line += 1  # the closing bracket
+            lengths.append(line)
+            stats[node] = (lengths[0], lengths[-1], len(lengths) > 1)
+            expand = any(n > _PUNCH_CARD_WIDTH for n in lengths)
+        if expand:
             children = _children(x)
             first_extra = children[0].before if children else x.after
             stats[node] = (1 + _extra_stats(first_extra)[0], 1, True)
@@ -251,9 +312,9 @@ def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
     return need_expand
 
 
-def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: bool) -> None:
-    """Indent and lay out every container (Go's formatWhitespace)."""
-    stack = [(v, 0)]
+def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: bool, depth: int = 0) -> None:
+    """Indent and lay out every container (Go's formatWhitespace), ``v`` being at ``depth``."""
+    stack = [(v, depth)]
     while stack:
         node, depth = stack.pop()
         x = node.value
