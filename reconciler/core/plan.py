@@ -278,10 +278,11 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
     live_text = b"" if live is None else live.text
     live_data: JSONValue = {} if live is None else live.data
     proposed_data = proposed.data
-    member_changes = _member_changes(live_data, proposed_data, target_groups,
+    live_groups, proposed_groups = _group_lists(live_data), _group_lists(proposed_data)
+    member_changes = _member_changes(live_data, proposed_data, target_groups, live_groups, proposed_groups,
                                      None if live is None else live.tree, proposed.tree)
     extensions = () if live is None or live.text == proposed.text else _extensions(
-        live, proposed, live_data, proposed_data, target_groups)
+        live, proposed, live_data, proposed_data, target_groups, live_groups, proposed_groups)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
         reduced = _without_equal_members(live_data, proposed_data)
@@ -290,7 +291,7 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         live=live_text, proposed=proposed.text, drift=drift, drift_diff=drift_diff,
         created=created, member_changes=member_changes, other_changes=other_ops,
         diff=unified_diff(live_text, proposed.text, "live", "desired") if live_text != proposed.text else "",
-        existing_members=_count_permanent(live, live_data, target_groups),
+        existing_members=_count_permanent(live, live_groups, target_groups),
         existing_entries=_count_entries(live_data),
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
         adopted=adopted, unmanaged=unmanaged,
@@ -300,10 +301,11 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
 
 
 def _extensions(live: Policy, proposed: Policy, live_data: JSONValue, proposed_data: JSONValue,
-                target_groups: set[str]) -> tuple[Extension, ...]:
+                target_groups: set[str], before: dict[str, list[str]],
+                after: dict[str, list[str]]) -> tuple[Extension, ...]:
     """Members of a target group on both sides whose note's end differs: only their comment changes, so
-    the member changes do not show them, yet their access now ends at another time."""
-    before, after = _group_lists(live_data), _group_lists(proposed_data)
+    the member changes do not show them, yet their access now ends at another time. ``before`` and
+    ``after`` are the groups' logins on each side (`_group_lists`)."""
     staying = [(group, user) for group in sorted(target_groups)
                for user in sorted(set(before.get(group, ())) & set(after.get(group, ())))]
     if not staying:
@@ -324,10 +326,10 @@ def _extensions(live: Policy, proposed: Policy, live_data: JSONValue, proposed_d
 
 
 def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],
+                    live_groups: dict[str, list[str]], proposed_groups: dict[str, list[str]],
                     live_tree: hujson.Value | None, proposed_tree: hujson.Value) -> tuple[MemberChange, ...]:
-    """Who enters and leaves each group; a target group member's tailjit comment tells a grant or revocation."""
-    live_groups = _group_lists(live)
-    proposed_groups = _group_lists(proposed)
+    """Who enters and leaves each group (``live_groups`` and ``proposed_groups``: `_group_lists` of each side);
+    a target group member's tailjit comment tells a grant or revocation."""
     moves: list[tuple[str, list[str], list[str]]] = []  # (group, logins entering, logins leaving)
     for group in sorted(set(live_groups) | set(proposed_groups)):
         before = live_groups.get(group, [])
@@ -377,7 +379,7 @@ def _without_equal_members(src: JSONValue, dst: JSONValue) -> tuple[JSONValue, J
     for key, value in src.items():
         if key not in dst:
             kept_src[key] = value
-        elif _json_text(value) != _json_text(dst[key]):
+        elif value != dst[key] or _json_text(value) != _json_text(dst[key]):  # unequal data: unequal JSON
             kept_src[key], kept_dst[key] = _without_equal_members(value, dst[key])
     for key, value in dst.items():
         if key not in src:
@@ -398,9 +400,10 @@ def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValu
     return trimmed
 
 
-def _count_permanent(live: Policy | None, data: JSONValue, target_groups: set[str]) -> int:
-    """Members of the live policy's groups that tailjit did not add (those carry no member note)."""
-    total = sum(len(members) for members in _group_lists(data).values())
+def _count_permanent(live: Policy | None, groups: dict[str, list[str]], target_groups: set[str]) -> int:
+    """Members of the live policy's groups (``groups``: `_group_lists` of its data) that tailjit did not add
+    (those carry no member note)."""
+    total = sum(len(members) for members in groups.values())
     return total if live is None else total - count_noted(live.tree, sorted(target_groups))
 
 
