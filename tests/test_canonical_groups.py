@@ -130,3 +130,12 @@ def test_a_one_line_comment_extra_is_formatted_as_the_general_path_does(extra: b
             if kwargs["unindent_last"] and depth == 0:
                 continue
             assert _format_extra(extra, depth, **kwargs) == _format_any_extra(extra, depth, **kwargs)
+
+
+def test_a_shallow_align_lines_up_only_the_objects_own_members() -> None:
+    text = b'{\n\t"a": 1,\n\t"bbb": {\n\t\t"c": 1,\n\t\t"ddd": 2,\n\t},\n\t"ee": 3,\n\t"f": 4,\n}\n'
+    shallow, deep = hujson.parse(text), hujson.parse(text)
+    hujson.align(shallow, deep=False)
+    hujson.align(deep)
+    assert shallow.pack() == b'{\n\t"a": 1,\n\t"bbb": {\n\t\t"c": 1,\n\t\t"ddd": 2,\n\t},\n\t"ee": 3,\n\t"f":  4,\n}\n'
+    assert deep.pack() == b'{\n\t"a": 1,\n\t"bbb": {\n\t\t"c":   1,\n\t\t"ddd": 2,\n\t},\n\t"ee": 3,\n\t"f":  4,\n}\n'

@@ -170,7 +170,7 @@ def _aligned(groups: hujson.Value) -> list[bytes]:
     for member in members:
         if member.value.before and not member.value.before.strip(b" \t"):
             member.value.before = b" "
-    hujson.align(groups)
+    hujson.align(groups, deep=False)  # only the groups themselves: their arrays hold no objects
     aligned = [m.value.before for m in members]
     for member, before in zip(members, saved, strict=True):
         member.value.before = before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 from .parse import parse
 from .standard import _all_standard
@@ -41,10 +42,17 @@ def format(data: bytes | str) -> bytes:
     return value.pack()
 
 
-def align(v: Value) -> None:
+def align(v: Value, *, deep: bool = True) -> None:
     """Only format's last pass, under ``v``: pad consecutive one-line object members so that their values
-    start in one column. For an editor that changed which members span lines and keeps the rest as it is."""
-    _align_object_values(_values(v))
+    start in one column. For an editor that changed which members span lines and keeps the rest as it is.
+
+    With ``deep=False``, only the members of ``v`` itself (an object) are aligned: for an editor that
+    changed only them, this costs what ``v``'s own members cost, not what everything inside them does.
+    """
+    if deep:
+        _align_object_values(_values(v))
+    elif type(v.value) is Object:
+        _align_members(v.value, _spans_lines)
 
 
 def format_member(top: Value, member: Member) -> bool:
@@ -360,20 +368,38 @@ def _align_object_values(nodes: list[Value]) -> None:
             for c in _children(x))
     for node in nodes:
         x = node.value
-        if type(x) is not Object:
+        if type(x) is Object:
+            _align_members(x, spans_lines.__getitem__)
+
+
+def _spans_lines(v: Value) -> bool:
+    """Whether a newline is anywhere inside ``v`` (Go's Value.hasNewline(false)), looked for until found."""
+    stack = [v]
+    while stack:
+        x = stack.pop().value
+        if isinstance(x, Literal):
             continue
-        rows: list[tuple[Value, int]] = []
-        for m in x.members:
-            name, value = m.name, m.value
-            if (not _has_newline(name.before) or spans_lines[name] or _has_newline(name.after)
-                    or _has_newline(value.before) or spans_lines[value] or _has_newline(value.after)):
-                _align_rows(rows)
-                continue
-            if name.before.count(b"\n") > 1:  # a blank line starts a new block
-                _align_rows(rows)
-            raw = name.value.raw if type(name.value) is Literal else b""
-            rows.append((value, len(raw) + len(name.after or b"") + 1 + len(value.before)))
-        _align_rows(rows)
+        for c in _children(x):
+            if _has_newline(c.before) or _has_newline(c.after):
+                return True
+            stack.append(c)
+    return False
+
+
+def _align_members(x: Object, spans_lines: Callable[[Value], bool]) -> None:
+    """Align the values of ``x``'s runs of consecutive single-line members (a blank line ends a run)."""
+    rows: list[tuple[Value, int]] = []
+    for m in x.members:
+        name, value = m.name, m.value
+        if (not _has_newline(name.before) or spans_lines(name) or _has_newline(name.after)
+                or _has_newline(value.before) or spans_lines(value) or _has_newline(value.after)):
+            _align_rows(rows)
+            continue
+        if name.before.count(b"\n") > 1:  # a blank line starts a new block
+            _align_rows(rows)
+        raw = name.value.raw if type(name.value) is Literal else b""
+        rows.append((value, len(raw) + len(name.after or b"") + 1 + len(value.before)))
+    _align_rows(rows)
 
 
 def _align_rows(rows: list[tuple[Value, int]]) -> None:
