@@ -7,7 +7,7 @@ the comma in a one-line array's ``/* … */``); see `reconciler.core.policy.Memb
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reconciler import hujson
@@ -28,16 +28,11 @@ def member_notes(policy: hujson.Value, data: JSONValue,
     tens of thousands. A member's comment is what follows it on its own
     line: after its comma, or before the comma in a one-line array's ``/* … */``.
     """
-    found: dict[tuple[str, str], MemberNote] = {}
-    for key, texts in member_note_texts(policy, data, members).items():
-        note = note_of(texts)
-        if note is not None:
-            found[key] = note
-    return found
+    return NoteReader(policy, data).notes(members)
 
 
-def note_of(texts: tuple[str, ...]) -> MemberNote | None:
-    """The member note the texts of one login's places give (`member_note_texts`): the last valid one, as a
+def note_of(texts: Sequence[str]) -> MemberNote | None:
+    """The member note the texts of one login's places give (`MemberArray.texts`): the last valid one, as a
     login listed twice keeps the note of its last place that has one."""
     for text in reversed(texts):
         note = MemberNote.parse(text)
@@ -46,49 +41,93 @@ def note_of(texts: tuple[str, ...]) -> MemberNote | None:
     return None
 
 
-def member_note_texts(policy: hujson.Value, data: JSONValue,
-                      members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, ...]]:
-    """``(group, login) -> texts``: the note text (`note_text_at`) at each place of the login in its group, in
-    order, for those of ``members`` that have at least one; not yet parsed (`note_of` does that). Two
-    sides whose texts for a login are equal give it the same note, so a caller comparing two policies
-    parses only where the texts differ."""
-    found: dict[tuple[str, str], tuple[str, ...]] = {}
-    container = groups_object(policy)
-    listed = data.get("groups") if isinstance(data, dict) else None
-    if container is None or not isinstance(listed, dict):
+class MemberArray:
+    """A group's member array, and where each login is in it (a login may be listed more than once)."""
+
+    __slots__ = ("_at", "_places", "array")
+
+    def __init__(self, array: hujson.Array, logins: list[Any]) -> None:
+        """``logins``: the elements' values, in order."""
+        self.array = array
+        self._at = {login: at for at, login in enumerate(logins) if isinstance(login, str)}
+        self._places: dict[str, list[int]] | None = None
+        if len(self._at) < len(logins):  # other values, or a login listed twice: its places in a list
+            self._places = {}
+            for at, login in enumerate(logins):
+                if isinstance(login, str):
+                    self._places.setdefault(login, []).append(at)
+
+    def places(self, login: str) -> Sequence[int]:
+        """Where ``login`` is in the array, in order."""
+        if self._places is not None:
+            return self._places.get(login, ())
+        at = self._at.get(login)
+        return () if at is None else (at,)
+
+    def texts(self, login: str) -> list[str]:
+        """The note text (`note_text_at`) at each place of ``login``, in order, not yet parsed (`note_of`)."""
+        elements = self.array.elements
+        found = []
+        for at in self.places(login):
+            value = elements[at].value
+            if type(value) is hujson.Literal and value.is_string() and value.to_python() == login:
+                text = note_text_at(self.array, at)
+                if text is not None:
+                    found.append(text)
         return found
-    # A group name given twice: the tree's first array (what `Object.get` finds) is not the data's last.
-    from_tree = len(container.members) != len(listed)
-    arrays: dict[str, tuple[hujson.Array, dict[Any, list[int]]] | None] = {}
-    for group, login in members:
-        if group not in arrays:
-            arrays[group] = _array_and_places(container, None if from_tree else listed, group)
-        entry = arrays[group]
-        if entry is None:
-            continue
-        array, places = entry
-        texts = [text for at in places.get(login, ()) if (text := _text_at(array, at, login)) is not None]
-        if texts:
-            found[(group, login)] = tuple(texts)
-    return found
+
+    def surroundings(self, login: str) -> list[bytes]:
+        """The bytes `note_text_at` reads its text from, at each place of ``login``: two arrays that give a
+        login equal surroundings give it equal texts (comparing them is cheaper than reading the texts)."""
+        elements = self.array.elements
+        last = len(elements) - 1
+        found: list[bytes] = []
+        for at in self.places(login):
+            found.append(elements[at].after or b"")
+            found.append(elements[at + 1].before if at < last else self.array.after)
+        return found
 
 
-def _array_and_places(container: hujson.Object, listed: dict[str, Any] | None,
-                      group: str) -> tuple[hujson.Array, dict[Any, list[int]]] | None:
-    """The group's member array, and where each value is in it (indexes in order): its elements' values from
-    ``listed`` (the plain data of the groups) when given, else read from the tree."""
-    member = container.get(group)
-    if member is None or not isinstance(member.value.value, hujson.Array):
-        return None
-    array = member.value.value
-    logins = None if listed is None else listed.get(group)
-    if not isinstance(logins, list) or len(logins) != len(array.elements):
-        logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
-    places: dict[Any, list[int]] = {}
-    for at, login in enumerate(logins):
-        if isinstance(login, str):
-            places.setdefault(login, []).append(at)
-    return array, places
+class NoteReader:
+    """The member notes of one policy tree, group by group: each group's array is looked up once."""
+
+    def __init__(self, policy: hujson.Value, data: JSONValue) -> None:
+        """``data`` is ``policy``'s plain data."""
+        self._container = groups_object(policy)
+        listed = data.get("groups") if isinstance(data, dict) else None
+        self._listed = listed if isinstance(listed, dict) else None
+        # A group name given twice: the tree's first array (what `Object.get` finds) is not the data's last.
+        self._from_tree = (self._container is not None and self._listed is not None
+                           and len(self._container.members) != len(self._listed))
+        self._arrays: dict[str, MemberArray | None] = {}
+
+    def array(self, group: str) -> MemberArray | None:
+        """The group's member array; None when the policy has no such group or it is not an array."""
+        if group not in self._arrays:
+            self._arrays[group] = self._find(group)
+        return self._arrays[group]
+
+    def _find(self, group: str) -> MemberArray | None:
+        if self._container is None or self._listed is None:
+            return None
+        member = self._container.get(group)
+        if member is None or not isinstance(member.value.value, hujson.Array):
+            return None
+        array = member.value.value
+        logins = None if self._from_tree else self._listed.get(group)
+        if not isinstance(logins, list) or len(logins) != len(array.elements):
+            logins = [e.value.to_python() if isinstance(e.value, hujson.Literal) else None for e in array.elements]
+        return MemberArray(array, logins)
+
+    def notes(self, members: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MemberNote]:
+        """`member_notes`, through this reader."""
+        found: dict[tuple[str, str], MemberNote] = {}
+        for group, login in members:
+            array = self.array(group)
+            note = None if array is None else note_of(array.texts(login))
+            if note is not None:
+                found[(group, login)] = note
+        return found
 
 
 def count_noted(policy: hujson.Value, groups: Iterable[str]) -> int:
@@ -103,13 +142,6 @@ def count_noted(policy: hujson.Value, groups: Iterable[str]) -> int:
         if member is not None and isinstance(member.value.value, hujson.Array):
             count += len(_NOTE.findall(member.value.pack()))
     return count
-
-
-def _text_at(array: hujson.Array, index: int, login: str) -> str | None:
-    value = array.elements[index].value
-    if type(value) is not hujson.Literal or not value.is_string() or value.to_python() != login:
-        return None
-    return note_text_at(array, index)
 
 
 def note_text_at(array: hujson.Array, index: int) -> str | None:

@@ -31,7 +31,7 @@ from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
 from reconciler.core.durations import format_time
-from reconciler.core.notes import count_noted, groups_object, member_note_texts, note_of
+from reconciler.core.notes import NoteReader, count_noted, groups_object, note_of
 from reconciler.core.notes import member_notes as member_notes  # explicit: callers read notes from here too
 from reconciler.core.policy import (
     MemberNote,
@@ -279,10 +279,11 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
     live_data: JSONValue = {} if live is None else live.data
     proposed_data = proposed.data
     live_groups, proposed_groups = _group_lists(live_data), _group_lists(proposed_data)
-    member_changes = _member_changes(live_data, proposed_data, target_groups, live_groups, proposed_groups,
-                                     None if live is None else live.tree, proposed.tree)
-    extensions = () if live is None or live.text == proposed.text else _extensions(
-        live, proposed, live_data, proposed_data, target_groups, live_groups, proposed_groups)
+    live_notes = None if live is None else NoteReader(live.tree, live_data)
+    proposed_notes = NoteReader(proposed.tree, proposed_data)
+    member_changes = _member_changes(target_groups, live_groups, proposed_groups, live_notes, proposed_notes)
+    extensions = () if live_notes is None or live_text == proposed.text else _extensions(
+        target_groups, live_groups, proposed_groups, live_notes, proposed_notes)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
         reduced = _without_equal_members(live_data, proposed_data)
@@ -300,34 +301,34 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
     )
 
 
-def _extensions(live: Policy, proposed: Policy, live_data: JSONValue, proposed_data: JSONValue,
-                target_groups: set[str], before: dict[str, list[str]],
-                after: dict[str, list[str]]) -> tuple[Extension, ...]:
+def _extensions(target_groups: set[str], before: dict[str, list[str]], after: dict[str, list[str]],
+                old_notes: NoteReader, new_notes: NoteReader) -> tuple[Extension, ...]:
     """Members of a target group on both sides whose note's end differs: only their comment changes, so
     the member changes do not show them, yet their access now ends at another time. ``before`` and
     ``after`` are the groups' logins on each side (`_group_lists`)."""
-    staying = [(group, user) for group in sorted(target_groups)
-               for user in sorted(set(before.get(group, ())) & set(after.get(group, ())))]
-    if not staying:
-        return ()
-    # The note texts first: a member whose texts are the same on both sides keeps its end (most of them),
-    # so only those whose texts differ are parsed.
-    old_texts = member_note_texts(live.tree, live_data, staying)
-    new_texts = member_note_texts(proposed.tree, proposed_data, staying)
     found = []
-    for key in staying:
-        old_text, new_text = old_texts.get(key), new_texts.get(key)
-        if old_text is None or new_text is None or old_text == new_text:
+    for group in sorted(target_groups):
+        staying = sorted(set(before.get(group, ())) & set(after.get(group, ())))
+        old_array, new_array = old_notes.array(group), new_notes.array(group)
+        if not staying or old_array is None or new_array is None:
             continue
-        old, new = note_of(old_text), note_of(new_text)
-        if old is not None and new is not None and old.until != new.until:
-            found.append(Extension(key[0], key[1], new, old))
+        for user in staying:
+            # Most members keep their note: the same bytes around them on both sides are the same note text,
+            # and the texts are read, and parsed, only where they may differ.
+            if old_array.surroundings(user) == new_array.surroundings(user):
+                continue
+            old_texts, new_texts = old_array.texts(user), new_array.texts(user)
+            if not old_texts or not new_texts or old_texts == new_texts:
+                continue
+            old, new = note_of(old_texts), note_of(new_texts)
+            if old is not None and new is not None and old.until != new.until:
+                found.append(Extension(group, user, new, old))
     return tuple(found)
 
 
-def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str],
-                    live_groups: dict[str, list[str]], proposed_groups: dict[str, list[str]],
-                    live_tree: hujson.Value | None, proposed_tree: hujson.Value) -> tuple[MemberChange, ...]:
+def _member_changes(target_groups: set[str], live_groups: dict[str, list[str]],
+                    proposed_groups: dict[str, list[str]], live_notes: NoteReader | None,
+                    proposed_notes: NoteReader) -> tuple[MemberChange, ...]:
     """Who enters and leaves each group (``live_groups`` and ``proposed_groups``: `_group_lists` of each side);
     a target group member's tailjit comment tells a grant or revocation."""
     moves: list[tuple[str, list[str], list[str]]] = []  # (group, logins entering, logins leaving)
@@ -336,9 +337,9 @@ def _member_changes(live: JSONValue, proposed: JSONValue, target_groups: set[str
         after = proposed_groups.get(group, [])
         moves.append((group, sorted(set(after) - set(before)), sorted(set(before) - set(after))))
     managed = [(group, entering, leaving) for group, entering, leaving in moves if group in target_groups]
-    granted = member_notes(proposed_tree, proposed, [(g, user) for g, entering, _ in managed for user in entering])
-    revoked = {} if live_tree is None else member_notes(
-        live_tree, live, [(g, user) for g, _, leaving in managed for user in leaving])
+    granted = proposed_notes.notes([(g, user) for g, entering, _ in managed for user in entering])
+    revoked = {} if live_notes is None else live_notes.notes(
+        [(g, user) for g, _, leaving in managed for user in leaving])
     changes: list[MemberChange] = []
     for group, entering, leaving in moves:
         for user in entering:
