@@ -22,7 +22,8 @@ from typing import Any
 from reconciler.core.config import Target
 from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
-from reconciler.core.plan import ChangeKind, Plan, member_notes
+from reconciler.core.notes import MemberArray, NoteReader, note_of
+from reconciler.core.plan import ChangeKind, Plan
 from reconciler.core.policy import Policy
 
 #: The version of an event's fields (webhook bodies and ``audit --format jsonl`` lines); see docs/audit.md.
@@ -142,14 +143,22 @@ def _renewed(plan: Plan, target_groups: Collection[str]) -> Iterable[AccessChang
     live = plan.live_policy or Policy(plan.live, path="live policy")
     proposed = plan.proposed_policy or Policy(plan.proposed, path="desired policy")
     before, after = _groups(live.data), _groups(proposed.data)
-    staying = [(group, user) for group in sorted(target_groups)
-               for user in sorted(set(before.get(group, ())) & set(after.get(group, ())))]
-    if not staying:
-        return
-    old_notes = member_notes(live.tree, live.data, staying)
-    new_notes = member_notes(proposed.tree, proposed.data, staying)
-    for group, user in staying:
-        old, new = old_notes.get((group, user)), new_notes.get((group, user))
+    old_notes, new_notes = NoteReader(live.tree, live.data), NoteReader(proposed.tree, proposed.data)
+    for group in sorted(target_groups):
+        staying = sorted(set(before.get(group, ())) & set(after.get(group, ())))
+        old_array, new_array = old_notes.array(group), new_notes.array(group)
+        if not staying or new_array is None:
+            continue
+        yield from _renewed_in(group, staying, old_array, new_array)
+
+
+def _renewed_in(group: str, staying: list[str], old_array: MemberArray | None,
+                new_array: MemberArray) -> Iterable[AccessChange]:
+    for user in staying:
+        if old_array is not None and old_array.surroundings(user) == new_array.surroundings(user):
+            continue  # the same bytes around the member on both sides: the same note
+        old = None if old_array is None else note_of(old_array.texts(user))
+        new = note_of(new_array.texts(user))
         if new is None or old == new:
             continue
         if old is None or old.grant != new.grant:
