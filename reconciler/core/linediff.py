@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 #: (tag, old start, old end, new start, new end), as `difflib.SequenceMatcher.get_opcodes` gives them.
@@ -85,14 +86,32 @@ def matching_blocks(old: Sequence[str], new: Sequence[str]) -> list[tuple[int, i
 
 
 def _common_ends(old: Sequence[str], new: Sequence[str]) -> tuple[int, int]:
-    """How many lines the texts share at their start, and then at their end."""
+    """How many lines the texts share at their start, and then at their end.
+
+    Compared a run of lines at a time (a list comparison, in C), the run doubling while the lines agree and
+    halving where they do not: a 400,000-line policy's shared tail in milliseconds, not a Python loop.
+    """
+    old, new = list(old), list(new)
     most = min(len(old), len(new))
-    lo = 0
-    while lo < most and old[lo] == new[lo]:
-        lo += 1
-    hi = 0
-    while hi < most - lo and old[len(old) - 1 - hi] == new[len(new) - 1 - hi]:
-        hi += 1
+    lo, step = 0, 1
+    while lo < most:
+        step = min(step, most - lo)
+        if old[lo:lo + step] == new[lo:lo + step]:
+            lo, step = lo + step, step * 2
+        elif step == 1:
+            break
+        else:
+            step //= 2
+    hi, step = 0, 1
+    end_old, end_new = len(old), len(new)
+    while hi < most - lo:
+        step = min(step, most - lo - hi)
+        if old[end_old - hi - step:end_old - hi] == new[end_new - hi - step:end_new - hi]:
+            hi, step = hi + step, step * 2
+        elif step == 1:
+            break
+        else:
+            step //= 2
     return lo, hi
 
 
@@ -101,6 +120,9 @@ def _anchors(old: Sequence[str], new: Sequence[str]) -> list[tuple[int, int]]:
     in_new = _unique_positions(new)
     pairs = [(i, in_new[line]) for line, i in _unique_positions(old).items() if line in in_new]
     pairs.sort()
+    ordered = [j for _, j in pairs]
+    if ordered == sorted(ordered):  # no line moved (the usual case): every pair is in the run
+        return pairs
     # Longest increasing subsequence of the new indexes: tails[k] ends the best run of length k + 1.
     tails: list[int] = []  # new index at the end of each run
     tail_at: list[int] = []  # which pair that is
@@ -124,16 +146,12 @@ def _anchors(old: Sequence[str], new: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def _unique_positions(lines: Sequence[str]) -> dict[str, int]:
-    position: dict[str, int] = {}
-    repeated: set[str] = set()
-    for i, line in enumerate(lines):
-        if line in position:
-            repeated.add(line)
-        else:
-            position[line] = i
-    for line in repeated:
-        del position[line]
-    return position
+    """Each line that appears once in ``lines``, and where."""
+    last = {line: i for i, line in enumerate(lines)}
+    if len(last) == len(lines):
+        return last
+    counts = Counter(lines)
+    return {line: i for line, i in last.items() if counts[line] == 1}
 
 
 def _hunks(codes: list[Opcode], context: int) -> Iterator[list[Opcode]]:
