@@ -136,20 +136,29 @@ def run_history(sizes: list[int], workdir: Path, repeats: int, audit_grants: int
     return {"sizes": rows, "audit": audit_part(audit_grants, workdir, repeats)}
 
 
-def run_process(grants: list[tuple[int, int]], workdir: Path, repeats: int) -> dict[str, Any]:
-    """``tailjit apply`` as a new process at each (grants, base policy bytes), and ``--help``."""
+def run_process(grants: list[tuple[int, int]], workdir: Path, repeats: int,
+                baseline: Path | None = None) -> dict[str, Any]:
+    """``tailjit apply`` as a new process at each (grants, base policy bytes), and ``--help``. With
+    ``baseline`` (another checkout of tailjit), its ``apply`` runs on the same files, alternately with this
+    one's, so that the ratio of the two holds however loaded the machine is."""
     applies = []
     for n, size in grants:
         made = reconcile_bench.formatted(generate(workdir / f"process-{n}", grants=n, policy_bytes=size))
         live = made.root / "tailnet.hujson"
         previous = made.root / "previous.hujson"
         python_child(reconcile_bench.SCRIPT, "prepare", str(made.config), str(previous)).check(f"prepare N={n}")
-        times = []
+        times, before = [], []
         for _ in range(repeats):
             live.write_bytes(previous.read_bytes())
             times.append(reconcile_bench._cli_apply(made.config, live).seconds)
-        applies.append({"grants": n, "policy_bytes": made.policy_bytes, "apply": min(times),
-                        "apply_median": statistics.median(times)})
+            if baseline is not None:
+                live.write_bytes(previous.read_bytes())
+                before.append(reconcile_bench._cli_apply(made.config, live, tree=baseline).seconds)
+        row = {"grants": n, "policy_bytes": made.policy_bytes, "apply": min(times),
+               "apply_median": statistics.median(times)}
+        if before:
+            row |= {"baseline": min(before), "over_baseline": min(times) / min(before)}
+        applies.append(row)
         shutil.rmtree(made.root)
     env = {"PYTHONPATH": str(ROOT)}
     passes = [run_child([sys.executable, "-c", "pass"], env=env).seconds for _ in range(max(5, repeats))]

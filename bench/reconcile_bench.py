@@ -91,10 +91,12 @@ def run_size(grants: int, *, repeats: int, policy_bytes: int, workdir: Path) -> 
     )
 
 
-def _cli_apply(config: Path, live: Path) -> ChildRun:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+def _cli_apply(config: Path, live: Path, *, tree: Path = ROOT) -> ChildRun:
+    """``tailjit apply`` of the checkout ``tree`` (this one by default), in a new process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_") and k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(tree)
     run = run_child([sys.executable, "-m", "reconciler", "--config", str(config), "--backend", f"file:{live}",
-                     "apply", "--at", NOW.isoformat()], env=env, cwd=ROOT)
+                     "apply", "--at", NOW.isoformat()], env=env, cwd=tree)
     return run.check("tailjit apply")
 
 

@@ -217,7 +217,18 @@ def _process_section(p: Mapping[str, Any]) -> list[str]:
                   [*((f"tailjit apply, {r['grants']:,} grants, {r['policy_bytes'] / (1 << 20):.0f} MiB base",
                       r["apply"]) for r in p["applies"]),
                    ("tailjit --help", p["help"]), ("python -c pass", p["python_pass"])]),
-            f"`tailjit --help` takes {p['help_over_pass']:.1f}× as long as starting Python and doing nothing.", ""]
+            f"`tailjit --help` takes {p['help_over_pass']:.1f}× as long as starting Python and doing nothing.", "",
+            *_baseline_lines(p["applies"])]
+
+
+def _baseline_lines(applies: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The same ``apply`` by the baseline checkout (``--process-baseline``), run alternately, and the ratio."""
+    rows = [a for a in applies if "baseline" in a]
+    if not rows:
+        return []
+    return ["The same `apply` by the baseline checkout (`--process-baseline`), run alternately on the same files:", "",
+            table(("grants", "this checkout s", "baseline s", "ratio"),
+                  [(f"{a['grants']:,}", a["apply"], a["baseline"], a["over_baseline"]) for a in rows]), ""]
 
 
 def plot_history(rows: Sequence[Mapping[str, Any]], path: Path) -> None:

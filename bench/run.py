@@ -71,7 +71,8 @@ QUICK = Sizes(grants=(100, 300), repeats=1, policy_bytes=64 << 10, converged_gra
               git_grants=50, quick=True, history=(100,), audit_grants=200, process=((100, 64 << 10),))
 
 
-def run_part(part: str, sizes: Sizes, workdir: Path, log: Callable[[str], None]) -> Any:
+def run_part(part: str, sizes: Sizes, workdir: Path, log: Callable[[str], None],
+             baseline_tree: Path | None = None) -> Any:
     if part == "reconcile":
         results = []
         for n in sizes.grants:
@@ -93,7 +94,7 @@ def run_part(part: str, sizes: Sizes, workdir: Path, log: Callable[[str], None])
         return history_bench.run_history(list(sizes.history), workdir, sizes.repeats, sizes.audit_grants)
     if part == "process":
         log("process: " + ", ".join(f"{n:,} grants" for n, _ in sizes.process))
-        return history_bench.run_process(list(sizes.process), workdir, sizes.repeats)
+        return history_bench.run_process(list(sizes.process), workdir, sizes.repeats, baseline_tree)
     log("hujson")
     return hujson_part(sizes)
 
@@ -125,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="an earlier run's results folder: its reconcile times are shown beside this run's")
     parser.add_argument("--baseline-label", default="the baseline run",
                         help="what the baseline was, for the report (e.g. 'the code before commit abc123')")
+    parser.add_argument("--process-baseline", type=Path, metavar="CHECKOUT",
+                        help="another checkout of tailjit: the process part runs its apply on the same files, "
+                             "alternately, and reports the ratio")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     parts = [p for p in args.parts.split(",") if p]
@@ -140,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tailjit-bench-") as tmp:
         for part in parts:
-            found[part] = run_part(part, sizes, Path(tmp), log)
+            found[part] = run_part(part, sizes, Path(tmp), log, args.process_baseline)
             (args.out / f"{part}.json").write_text(json.dumps({"machine": about, "results": found[part]}, indent=2)
                                                     + "\n")
     if args.report:  # the parts not run this time, as an earlier run left them
