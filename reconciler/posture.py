@@ -24,9 +24,10 @@ then one attribute read per device of those users (the listing does not carry at
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
+from reconciler.backends import tailscale_backend
 from reconciler.backends.base import Backend
-from reconciler.backends.devices import TailscaleDevices
 from reconciler.core.config import Target
 from reconciler.core.grants import GrantStatus
 from reconciler.core.plan import ChangeKind, Plan
@@ -43,6 +44,9 @@ from reconciler.core.posture import (
     wanted_attributes,
 )
 from reconciler.errors import TailjitError
+
+if TYPE_CHECKING:
+    from reconciler.backends.devices import TailscaleDevices
 from reconciler.reconcile import Outcome
 
 
@@ -190,10 +194,11 @@ def open_lock(backend: Backend, targets: Mapping[str, Target], *, always: bool =
     ``always``: the revoke-only fallback, which may run without a readable config, passes it and calls
     `LockRun.revoke_members`) or the backend has no devices (the file backend: the lock is then only checked,
     by ``validate``)."""
-    from reconciler.backends.tailscale import TailscaleBackend
-
-    if not isinstance(backend, TailscaleBackend):
+    api = tailscale_backend(backend)
+    if api is None:
         return None
     if not always and not any(t.posture_locked for t in targets.values()):
         return None
-    return LockRun(TailscaleDevices(backend), targets)
+    from reconciler.backends.devices import TailscaleDevices  # the device API: only for a locked target
+
+    return LockRun(TailscaleDevices(api), targets)

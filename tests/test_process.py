@@ -68,6 +68,22 @@ def test_commands_that_talk_to_no_api_never_import_httpx(repo: AccessRepo) -> No
     assert done.stdout.strip().splitlines()[-1] == "[0, 0, 0] False", done.stderr
 
 
+def test_plan_and_apply_on_a_file_backend_load_no_api_client_github_client_or_notifier(repo: AccessRepo) -> None:
+    repo.grant("prod", "alice.yaml", "user: alice@example.com\ntarget: prod\nreason: r\n"
+                                     "start: 2026-11-24T10:00:00Z\nexpires: 2026-11-24T14:00:00Z\n")
+    unused = ["reconciler.backends.tailscale", "reconciler.backends.devices", "reconciler.credentials",
+              "reconciler.http", "reconciler.github.api", "reconciler.github.breakglass",
+              "reconciler.notify.notifier", "reconciler.git.remote"]
+    probe = ("import sys\nfrom reconciler.cli.main import main\n"
+             "codes = [main(['plan', '--at', '2026-11-24T12:00:00Z']), main(['apply', '--at', '2026-11-24T12:00:00Z'])]\n"
+             f"print(codes, [m for m in {unused!r} if m in sys.modules])\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "TS_"))}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=repo.root, capture_output=True, text=True, timeout=60,
+                          env={**env, "PYTHONPATH": str(ROOT)}, check=False)
+    assert done.stdout.strip().splitlines()[-1] == "[0, 0] []", done.stdout + done.stderr
+    assert "Applied to file:tailnet.hujson." in done.stdout
+
+
 def test_the_collector_is_paused_for_a_command_and_then_restored(repo: AccessRepo) -> None:
     folder = repo.root / "policy" / "grants" / "staging"
     folder.mkdir()

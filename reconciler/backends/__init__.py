@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.backends.base import Backend
 from reconciler.backends.file import FileBackend
 from reconciler.core.config import Config, backend_problem
 from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.backends.tailscale import TailscaleBackend
 
 #: The policy file scopes an OAuth client's token is asked for: to read (plan, doctor, import) and to write.
 READ_SCOPE = "policy_file:read"
@@ -40,3 +45,13 @@ def open_backend(spec: str, config: Config, *, write: bool = True,
 
     wanted = wanted_scopes(config, write=write) if scopes is None else scopes
     return TailscaleBackend.from_config(config, scopes=wanted)
+
+
+def tailscale_backend(backend: Backend) -> TailscaleBackend | None:
+    """``backend`` when it talks to the Tailscale API, else None; told without importing the API client into a
+    run on a file backend (an instance of its class exists only once its module is loaded)."""
+    module = sys.modules.get("reconciler.backends.tailscale")
+    if module is None or not isinstance(backend, module.TailscaleBackend):
+        return None
+    found: TailscaleBackend = backend
+    return found

@@ -13,15 +13,12 @@ import click
 
 from reconciler.cli.app import App
 from reconciler.cli.options import AT_OPTION
-from reconciler.cli.output import report_error, report_grant_error
-from reconciler.core.grants import State
-from reconciler.errors import TailjitError
-from reconciler.github import actions, breakglass
+from reconciler.cli.output import report_grant_error
+from reconciler.github import actions
 from reconciler.github.api import GitHub
 from reconciler.github.approvals import TargetVerdict, Verdict, decide, grants_prefix, read_grants, teams_to_resolve
 from reconciler.github.pulls import FORBIDDEN_HINT, read_pull_request, team_members
 from reconciler.repo.config import load_config
-from reconciler.repo.workspace import Workspace
 
 
 @click.command("approvals")
@@ -55,30 +52,6 @@ def approvals_command(app: App, number: int, at: datetime | None) -> int:
     click.echo(format_text(verdict), nl=False)
     actions.summary_markdown(format_markdown(verdict))
     return 0 if verdict.satisfied else 1
-
-
-def open_break_glass_reviews(app: App, ws: Workspace, now: datetime) -> None:
-    """After an apply: open the review issue of each active break-glass grant that has none.
-
-    Never fails the apply: without a token, or when GitHub does not answer, it warns, and the next
-    apply tries again (the policy is written before this runs, so nothing waits on GitHub).
-    """
-    active = [s for s in ws.statuses(now) if s.grant.break_glass and s.state is State.ACTIVE]
-    if not active:
-        return
-    try:
-        gh = breakglass.client(app.env, purpose="open break-glass review issues")
-        try:
-            opened = breakglass.open_review_issues(gh, active, ws.config)
-        finally:
-            gh.close()
-    except TailjitError as e:
-        report_error(e, level="warning")
-        report_error(f"the review issue of {len(active)} active break-glass grant(s) may be missing; "
-                     "the next apply tries again", level="warning")
-        return
-    for name, issue in opened:
-        click.echo(f"Opened break-glass review issue #{issue.number} for {name}: {issue.url}")
 
 
 def _headline(verdict: Verdict) -> str:

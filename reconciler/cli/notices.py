@@ -6,20 +6,26 @@ A delivery problem is a ``warning: notify: …`` line and never changes the exit
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.app import App
 from reconciler.core.config import Config
-from reconciler.notify.notifier import Notifier
-from reconciler.notify.sinks import Report
-from reconciler.watch import Cycle, state_dir
+from reconciler.watch import state_dir
+
+if TYPE_CHECKING:
+    from reconciler.notify.notifier import Notifier
+    from reconciler.notify.sinks import Report
+    from reconciler.watch import Cycle
 
 
 def notifier_for(app: App, config: Config | None) -> Notifier | None:
     """The notifier of the repository configured by ``config``, or None when ``notify`` is not configured."""
     if config is None or not config.notify:
         return None
+    from reconciler.notify.notifier import Notifier  # the sinks and git facts: only when there are sinks
+
     return Notifier(config, app.env, state_dir(config.root))
 
 

@@ -16,7 +16,7 @@ import click
 
 from reconciler.cli import fallback, notices, terminal
 from reconciler.cli.app import App
-from reconciler.cli.approvals import open_break_glass_reviews
+from reconciler.cli.breakglass import open_break_glass_reviews
 from reconciler.cli.options import AT_OPTION, PositiveInt, interval_option
 from reconciler.cli.output import report_error, report_grant_error
 from reconciler.cli.tailnet_notes import KeyWatch, key_notes, show_notes, user_notes
@@ -27,10 +27,8 @@ from reconciler.core.policy import canonical_policy
 from reconciler.core.posture import LockResult
 from reconciler.errors import GitError, GrantError, RefusedPolicy, TailjitError, UnsafePlan
 from reconciler.git.history import open_repository
-from reconciler.git.remote import fast_forward
 from reconciler.git.reviewed import unreviewed_reason
 from reconciler.github import actions
-from reconciler.github.api import post_plan_comment
 from reconciler.posture import Marking, open_lock
 from reconciler.reconcile import reconcile
 from reconciler.repo.workspace import Moment, Workspace
@@ -126,6 +124,8 @@ def plan(app: App, at: datetime | None, as_json: bool, detailed_exitcode: bool, 
                             commit=actions.event_head_sha(), warnings=warnings)
     actions.summary_markdown(markdown)
     if pr is not None:
+        from reconciler.github.api import post_plan_comment  # the GitHub client: only with --pr
+
         posted = post_plan_comment(pr, markdown)
         click.echo(f"Plan comment {posted.action} on pull request #{pr}: {posted.url}", err=True)
     return 2 if detailed_exitcode and changes else 0
@@ -328,6 +328,8 @@ def _watch(app: App, interval: timedelta, *, pull: bool, dry_run: bool) -> int:
                        hint="clone the access repository and run tailjit there")
 
     def fetch() -> str | None:
+        from reconciler.git.remote import fast_forward  # only with --pull
+
         assert repo is not None
         tip = fast_forward(repo)
         return None if tip is None else f"fast-forwarded {repo.head.shorthand} to {str(tip)[:12]}"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
+from reconciler.backends import tailscale_backend
 from reconciler.backends.base import Backend
-from reconciler.backends.tailscale import TailscaleBackend
 from reconciler.cli.output import report_error
 from reconciler.core.config import Config
 from reconciler.core.durations import format_time, parse_time
@@ -40,22 +40,23 @@ def key_notes(backend: Backend, config: Config, now: datetime) -> list[str]:
     The expiry is asked for at most once a day per key (kept in ``.tailjit/api-key.json``: the key's id and
     expiry, never the key), so that a converged run stays one GET.
     """
-    if not isinstance(backend, TailscaleBackend) or config.warn_key_days <= 0:
+    api = tailscale_backend(backend)
+    if api is None or config.warn_key_days <= 0:
         return []
-    key_id = backend.credential.api_key_id()
+    key_id = api.credential.api_key_id()
     if key_id is None:
         return []
     cache = state_dir(config.root) / KEY_CACHE
     cached, expires = _cached_expiry(cache, key_id, now)
     if not cached:
         try:
-            expires = backend.key_expiry()
+            expires = api.key_expiry()
         except TailjitError:
             expires = None  # kept too: not asked again today
         _save_expiry(cache, key_id, expires, now)
     if expires is None:
         return []
-    warning = key_warning(backend.credential.source, expires, now, config.warn_key_days)
+    warning = key_warning(api.credential.source, expires, now, config.warn_key_days)
     return [] if warning is None else [warning]
 
 
@@ -87,10 +88,11 @@ class UserCheck:
 
 
 def user_notes(backend: Backend, statuses: Sequence[GrantStatus]) -> UserCheck:
-    if not isinstance(backend, TailscaleBackend):
+    api = tailscale_backend(backend)
+    if api is None:
         return UserCheck()
     try:
-        users = backend.users()
+        users = api.users()
     except CredentialError:
         return UserCheck(note="grant users not checked against the tailnet: this credential may not list users "
                               "(users:read)")
