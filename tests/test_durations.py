@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -33,3 +33,14 @@ def test_times_need_a_zone_and_come_back_in_utc() -> None:
     for bad in ("2026-11-25T02:00:00", "2026-11-25", "tomorrow", "2026-11-25T25:00:00Z"):
         with pytest.raises(ValueError):
             parse_time(bad)
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    (datetime(2026, 11, 25, 2, 0, tzinfo=UTC), "2026-11-25T02:00:00Z"),
+    (datetime(2026, 11, 25, 2, 0, 0, 999_999, tzinfo=UTC), "2026-11-25T02:00:00Z"),
+    (datetime(2026, 11, 25, 2, 0, tzinfo=timezone(timedelta(hours=-5))), "2026-11-25T07:00:00Z"),
+    (datetime(2026, 11, 25, 2, 0, tzinfo=timezone(timedelta(0))), "2026-11-25T02:00:00Z"),
+    (datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), "0999-01-02T03:04:05Z"),
+])
+def test_times_are_written_in_utc_to_the_second(value: datetime, written: str) -> None:
+    assert format_time(value) == written

@@ -67,4 +67,6 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``, to the second."""
+    if value.tzinfo is UTC and not value.microsecond:  # as parse_time gives it: ``…+00:00`` is the only zone
+        return value.isoformat()[:-6] + "Z"
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
