@@ -39,8 +39,22 @@ def both_ways(base: bytes, targets: dict[str, Target], statuses: list[GrantStatu
               live: Policy) -> tuple[bytes, bytes, bool]:
     """The text formatted whole, the text formatted with ``like=live``, and whether only groups were."""
     whole = canonical_policy(render_policy(base, targets, statuses)).text
-    shortcut = _format_groups_only(render_policy(base, targets, statuses).tree, live) is not None
+    rendered = render_policy(base, targets, statuses)
+    shortcut = _format_groups_only(rendered, rendered.tree, live) is not None
     return whole, canonical_policy(render_policy(base, targets, statuses), like=live).text, shortcut
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES)
+def test_render_puts_the_groups_between_the_base_policys_own_bytes(path: Path) -> None:
+    """Render packs only the groups and takes the text around them from the base: the same as packing all."""
+    base, group = with_target_group(corpus.require(path).read_bytes())
+    for statuses in (grants(), grants("alice@example.com", "bob@example.com")):
+        rendered = render_policy(base, targets_for(group), statuses)
+        assert rendered.tree.pack() == rendered.text
+        if rendered.groups_at is not None:
+            start, end = rendered.groups_at
+            body = split_header(rendered.text)[1]
+            assert body[start:end] == hujson.Value(rendered.tree.value.get("groups").value.value).pack()
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES)
@@ -109,9 +123,10 @@ def test_unusual_layouts_give_the_same_text_either_way(base: bytes) -> None:
 def test_a_live_policy_with_two_groups_or_none_is_formatted_whole() -> None:
     live = written(BASE, TARGETS, grants("alice@example.com"))
     twice = Policy(live.text.replace(b'\t"acls": [', b'\t"groups": {},\n\t"acls": ['))
-    assert _format_groups_only(render_policy(BASE, TARGETS, grants("bob@example.com")).tree, twice) is None
     broken = Policy(live.text + b"{")
-    assert _format_groups_only(render_policy(BASE, TARGETS, grants("bob@example.com")).tree, broken) is None
+    for bad in (twice, broken):
+        rendered = render_policy(BASE, TARGETS, grants("bob@example.com"))
+        assert _format_groups_only(rendered, rendered.tree, bad) is None
 
 
 @pytest.mark.parametrize("extra", [

@@ -215,13 +215,17 @@ class Policy:
     does), so it is never parsed. Both are read-only: see the module docstring.
     """
 
-    __slots__ = ("_data", "_tree", "path", "text")
+    __slots__ = ("_data", "_tree", "groups_at", "path", "text")
 
-    def __init__(self, text: bytes, tree: hujson.Value | None = None, *, path: str = "policy") -> None:
+    def __init__(self, text: bytes, tree: hujson.Value | None = None, *, path: str = "policy",
+                 groups_at: tuple[int, int] | None = None) -> None:
         self.text = text
         self.path = path
         self._tree = tree
         self._data: Any = None
+        #: Where the brackets of the value of ``groups`` are in the body (the text, header aside), when the
+        #: maker knows it without packing (render does): ``body[start:end]``.
+        self.groups_at = groups_at
 
     @property
     def tree(self) -> hujson.Value:
@@ -256,7 +260,7 @@ def canonical_policy(policy: Policy, like: Policy | None = None) -> Policy:
     tree = policy.tree
     policy._tree = None
     tree.before = split_header(tree.before)[1]
-    body = _format_groups_only(tree, like) if like is not None else None
+    body = _format_groups_only(policy, tree, like) if like is not None else None
     if body is None:
         tree.format()
         body = tree.pack()
@@ -267,58 +271,72 @@ def canonical_policy(policy: Policy, like: Policy | None = None) -> Policy:
     return result
 
 
-#: Stands for the value of ``groups`` while the text around it is packed: no policy text holds a NUL byte.
+#: Stands for the value of ``groups`` while the text before it is packed: no policy text holds a NUL byte.
 _MARK = hujson.Literal(b'"\x00tailjit:groups\x00"')
 
 
-def _format_groups_only(tree: hujson.Value, like: Policy) -> bytes | None:
-    """``tree`` formatted and packed (its header aside) by formatting only the value of ``groups``, when the
-    rest is the same bytes as in ``like``'s canonical body; None, with ``tree`` unchanged, when it is not."""
+def _format_groups_only(policy: Policy, tree: hujson.Value, like: Policy) -> bytes | None:
+    """``policy``'s body formatted, by formatting only the value of ``groups`` in ``tree`` (``policy``'s parse,
+    header aside), when the rest is the same bytes as in ``like``'s canonical body; None, with ``tree``
+    unchanged, when it is not."""
+    _, body = split_header(policy.text)
+    _, like_body = split_header(like.text)
     try:
         like_tree = like.tree
     except PolicyError:
         return None
-    mine, theirs = _around_groups(tree), _around_groups(like_tree)
-    if mine is None or theirs is None or mine[1:] != theirs[1:]:
+    member = single_groups(tree)
+    theirs = groups_span(like_tree, like_body)
+    mine = policy.groups_at or (groups_span(tree, body) or (None, 0, 0))[1:]
+    if member is None or theirs is None or mine[0] == mine[1]:
         return None
-    member, before, after = mine
+    (start, end), (like_start, like_end) = mine, theirs[1:]
+    if body[:start] != like_body[:like_start] or body[end:] != like_body[like_end:]:
+        return None
     if not hujson.format_member(tree, member):
         return None
-    return before + hujson.Value(member.value.value).pack() + after
+    return body[:start] + hujson.Value(member.value.value).pack() + body[end:]
 
 
-def _around_groups(tree: hujson.Value) -> tuple[hujson.Member, bytes, bytes] | None:
-    """The one ``groups`` member of ``tree``, and the text of ``tree`` (its header aside) before and after the
-    brackets of its value; None when there is not exactly one ``groups`` holding an object or an array.
-
-    The members up to ``groups``, then those from it on, are packed with a mark standing for its value.
-    """
+def single_groups(tree: hujson.Value) -> hujson.Member | None:
+    """The member ``groups`` of ``tree``, when there is exactly one and it holds an object or an array."""
     top = tree.value
     if not isinstance(top, hujson.Object):
         return None
-    found = [i for i, m in enumerate(top.members) if isinstance(m.name.value, hujson.Literal)
+    found = [m for m in top.members if isinstance(m.name.value, hujson.Literal)
              and m.name.value.to_python() == "groups"]
-    if len(found) != 1:
+    if len(found) != 1 or isinstance(found[0].value.value, hujson.Literal):
         return None
-    members, before = top.members, tree.before
-    at = found[0]
-    member = members[at]
-    inner = member.value.value
-    if isinstance(inner, hujson.Literal):
+    return found[0]
+
+
+def groups_span(tree: hujson.Value, body: bytes) -> tuple[hujson.Member, int, int] | None:
+    """`single_groups` of ``tree``, and where the brackets of its value are in ``body``, which is ``tree``
+    packed with the header aside: ``body[start:end]``. None when there is no single ``groups``.
+
+    The members up to ``groups`` are packed with a mark standing for its value, and its value alone: a
+    base policy's ``groups`` near its top costs little, wherever the bulk of the policy is.
+    """
+    member = single_groups(tree)
+    if member is None:
         return None
+    top = tree.value
+    assert isinstance(top, hujson.Object)
+    members, before, inner = top.members, tree.before, member.value.value
     try:
         member.value.value = _MARK
-        top.members = members[:at + 1]
+        top.members = members[:next(i for i, m in enumerate(members) if m is member) + 1]
         tree.before = split_header(before)[1]
         head = tree.pack()
-        top.members = members[at:]
-        tree.before = b""
-        tail = tree.pack()
     finally:
         top.members, member.value.value, tree.before = members, inner, before
-    if head.count(_MARK.raw) != 1 or tail.count(_MARK.raw) != 1:  # a comment holding NUL bytes: no shortcut
+    if head.count(_MARK.raw) != 1:  # a comment holding NUL bytes: no shortcut
         return None
-    return member, head[:head.index(_MARK.raw)], tail[tail.index(_MARK.raw) + len(_MARK.raw):]
+    start = head.index(_MARK.raw)
+    own = hujson.Value(inner).pack()
+    if body[:start] != head[:start] or body[start:start + len(own)] != own:
+        return None
+    return member, start, start + len(own)
 
 
 def as_policy(text: bytes | Policy, path: str) -> Policy:

@@ -26,6 +26,7 @@ from reconciler.core.policy import (
     MemberNote,
     Policy,
     body_digest,
+    groups_span,
     header_line,
     insert_header,
     parse_policy,
@@ -109,16 +110,24 @@ def render_policy(base: bytes, targets: Mapping[str, Target], statuses: Sequence
         present[addition.group].add(addition.user.lower())
         pending.setdefault(addition.group, []).append((addition.user, addition.note.comment))
     groups = _groups_object(policy)
+    # Every edit below stays inside the value of "groups": the text around it is the base's own bytes.
+    span = groups_span(policy, base_body)
     was_aligned = bool(pending) and groups is not None and _is_aligned(groups)
     expanded = False
     for group, logins in pending.items():
         expanded |= append_members(members[group], logins, unit)
     if expanded:
         realign_groups(policy, was_aligned)
-    body = policy.pack()
+    at = None
+    if span is None:
+        body = policy.pack()
+    else:
+        member, start, end = span
+        own = hujson.Value(member.value.value).pack()
+        body, at = base_body[:start] + own + base_body[end:], (start, start + len(own))
     line = header_line(body_digest(body))
     policy.before = insert_header(policy.before, line)  # now policy.pack() == the text
-    return Policy(insert_header(body, line), policy, path="rendered policy")
+    return Policy(insert_header(body, line), policy, path="rendered policy", groups_at=at)
 
 
 # --- editing an array in its own style -------------------------------------------------------------
