@@ -34,7 +34,6 @@ from reconciler.core.durations import format_time
 from reconciler.core.grants import GrantStatus, State
 from reconciler.core.posture import LockResult
 from reconciler.errors import GrantError, RefusedPolicy, TailjitError, UnsafePlan
-from reconciler.notify.events import due_expiring
 from reconciler.posture import Marking, open_lock, unmark_revoked
 from reconciler.reconcile import Outcome, RevokeOutcome, reconcile, revoke_only
 from reconciler.repo.grants import grant_names
@@ -212,7 +211,11 @@ class Watcher:
         if reasons:
             return self._fall_back(now, reasons, ws, errors, pulled, statuses)
         wake, reason = next_wake(statuses, now, self.interval)
-        notice = None if self.expiring_before is None else due_expiring(statuses, now, self.expiring_before)
+        notice = None
+        if self.expiring_before is not None:  # notifications configured: their module is needed only then
+            from reconciler.notify.events import due_expiring
+
+            notice = due_expiring(statuses, now, self.expiring_before)
         if notice is not None and notice + MARGIN < wake:
             wake, reason = notice + MARGIN, "an expiry notice is due"
         outcome = None

@@ -73,7 +73,7 @@ def test_plan_and_apply_on_a_file_backend_load_no_api_client_github_client_or_no
                                      "start: 2026-11-24T10:00:00Z\nexpires: 2026-11-24T14:00:00Z\n")
     unused = ["reconciler.backends.tailscale", "reconciler.backends.devices", "reconciler.credentials",
               "reconciler.http", "reconciler.github.api", "reconciler.github.breakglass",
-              "reconciler.notify.notifier", "reconciler.git.remote"]
+              "reconciler.notify.notifier", "reconciler.notify.events", "reconciler.git.remote"]
     probe = ("import sys\nfrom reconciler.cli.main import main\n"
              "codes = [main(['plan', '--at', '2026-11-24T12:00:00Z']), main(['apply', '--at', '2026-11-24T12:00:00Z'])]\n"
              f"print(codes, [m for m in {unused!r} if m in sys.modules])\n")

@@ -25,8 +25,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-
 from reconciler import hujson
 from reconciler.core import linediff
 from reconciler.core.config import Safety, Target
@@ -286,8 +284,11 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         target_groups, live_groups, proposed_groups, live_notes, proposed_notes)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
-        reduced = _without_equal_members(live_data, proposed_data)
-        other_ops = tuple(jsonpatch.make_patch(*(_without_target_groups(x, target_groups) for x in reduced)).patch)
+        src, dst = (_without_target_groups(x, target_groups) for x in _without_equal_members(live_data, proposed_data))
+        if _json_text(src) != _json_text(dst):  # more than the target groups changed (rare: an outside edit)
+            import jsonpatch
+
+            other_ops = tuple(jsonpatch.make_patch(src, dst).patch)
     return Plan(
         live=live_text, proposed=proposed.text, drift=drift, drift_diff=drift_diff,
         created=created, member_changes=member_changes, other_changes=other_ops,
@@ -369,6 +370,8 @@ def json_patch(src: JSONValue, dst: JSONValue) -> tuple[dict[str, JSONValue], ..
     first, and the patch is the same: jsonpatch visits shared members in
     ``src``'s order and added ones in ``dst``'s, as it did before.
     """
+    import jsonpatch  # imported when a patch is asked for (plan --json, the pull request comment)
+
     return tuple(jsonpatch.make_patch(*_without_equal_members(src, dst)).patch)
 
 
