@@ -78,7 +78,8 @@ class MemberArray:
 
     def surroundings(self, login: str) -> list[bytes]:
         """The bytes `note_text_at` reads its text from, at each place of ``login``: two arrays that give a
-        login equal surroundings give it equal texts (comparing them is cheaper than reading the texts)."""
+        login equal surroundings give it equal texts (comparing them is cheaper than reading the texts), as
+        every place holds the login when the reader's data is its tree's (`NoteReader`)."""
         elements = self.array.elements
         last = len(elements) - 1
         found: list[bytes] = []
