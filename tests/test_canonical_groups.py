@@ -130,13 +130,16 @@ def test_a_live_policy_with_two_groups_or_none_is_formatted_whole() -> None:
 
 
 @pytest.mark.parametrize("extra", [
+    b"\n",
+    b"\n\t\t\t",
+    b"\n\t \t",  # not the plain shape: the general path
     b" // tailjit: prod/a.yaml until 2026-11-24T14:00:00Z\n\t\t\t",
     b" // trailing spaces   \n\t",
     b" //\n",
     b" // \xc2\xa0non-breaking space at the end\xc2\xa0\n\t\t",
     b" // a /* block */ inside\n\t\t\t\t",
 ])
-def test_a_one_line_comment_extra_is_formatted_as_the_general_path_does(extra: bytes) -> None:
+def test_a_common_extra_is_formatted_as_the_general_path_does(extra: bytes) -> None:
     for depth in range(4):
         for flags in range(64):
             names = ("leading_newline", "trailing_newline", "trim_leading", "trim_trailing", "unindent_last",

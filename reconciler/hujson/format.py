@@ -185,9 +185,12 @@ def _format_extra(b: bytes, depth: int, *, leading_newline: bool = False, traili
                   space_if_empty: bool = False) -> bytes:
     """Go's Extra.format: normalize line endings, blank lines, indentation and comment layout.
 
-    Extra of the `_LINE_COMMENT_EXTRA` shape comes out as the general path makes it, whatever the flags:
-    the comment with its trailing spaces removed, one newline, the indentation.
+    A newline and tabs, and extra of the `_LINE_COMMENT_EXTRA` shape, come out as the general path makes
+    them, whatever the flags: the comment (if any) with its trailing spaces removed, one newline, the
+    indentation.
     """
+    if b[:1] == b"\n" and b.count(b"\t") == len(b) - 1:  # one newline and tabs: a plain indentation
+        return b"\n" + b"\t" * (depth - 1 if unindent_last else depth)
     if b[:3] == b" //":
         match = _LINE_COMMENT_EXTRA.fullmatch(b)
         if match is not None:
@@ -231,6 +234,8 @@ def _format_any_extra(b: bytes, depth: int, *, leading_newline: bool = False, tr
 
 def _format_after(after: bytes | None, depth: int) -> bytes | None:
     """Format the extra between a value and its comma; an absent one stays absent if still empty."""
+    if not after:  # None or b"" (nearly always): formatting leaves either as it is
+        return after
     out = _format_extra(after or b"", depth, trim_leading=True, trim_trailing=True)
     return None if after is None and not out else out
 
@@ -284,10 +289,9 @@ def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
     """The containers to print one member/element per line (Go's expandComposites)."""
     need_expand: set[Object | Array] = set()
     stats: dict[Value, tuple[int, int, bool]] = {}
-    for node in reversed(nodes):  # children before parents
+    for node in reversed(nodes):  # children before parents; a literal's stats are made where asked for
         x = node.value
         if isinstance(x, Literal):
-            stats[node] = (len(x.raw), len(x.raw), False)
             continue
         # A newline before any member or element, after the last one, or before the closing bracket
         # expands the container.
@@ -302,7 +306,11 @@ def _expand_composites(nodes: list[Value]) -> set[Object | Array]:
             lengths: list[int] = []
             line = 1  # the opening bracket
             for child in _children(x):
-                for first, last, multi in (_extra_stats(child.before), stats[child], _extra_stats(child.after)):
+                own = stats.get(child)
+                if own is None:  # a literal
+                    raw = child.value.raw  # type: ignore[union-attr]
+                    own = (len(raw), len(raw), False)
+                for first, last, multi in (_extra_stats(child.before), own, _extra_stats(child.after)):
                     line += first
                     if multi:
                         lengths.append(line)
@@ -345,7 +353,8 @@ def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: boo
             for i, e in enumerate(x.elements):
                 e.before = _format_extra(e.before, depth + 1, leading_newline=expand,
                                          trim_leading=i == 0, space_if_empty=i != 0)
-                stack.append((e, depth + int(expand)))
+                if type(e.value) is not Literal:  # a literal has nothing inside to lay out
+                    stack.append((e, depth + int(expand)))
                 e.after = _format_after(e.after, depth + 2)
             count = len(x.elements)
         x.after = _format_extra(x.after, depth + 1, trailing_newline=expand,
@@ -360,16 +369,16 @@ def _format_whitespace(v: Value, need_expand: set[Object | Array], standard: boo
 
 def _align_object_values(nodes: list[Value]) -> None:
     """Pad consecutive single-line members so their values start in the same column."""
-    spans_lines: dict[Value, bool] = {}  # Go's Value.hasNewline(false)
+    spans_lines: dict[Value, bool] = {}  # Go's Value.hasNewline(false); a literal never spans lines
     for node in reversed(nodes):
         x = node.value
-        spans_lines[node] = not isinstance(x, Literal) and any(
-            _has_newline(c.before) or _has_newline(c.after) or spans_lines[c]
-            for c in _children(x))
+        if not isinstance(x, Literal):
+            spans_lines[node] = any(_has_newline(c.before) or _has_newline(c.after) or spans_lines.get(c, False)
+                                    for c in _children(x))
     for node in nodes:
         x = node.value
         if type(x) is Object:
-            _align_members(x, spans_lines.__getitem__)
+            _align_members(x, lambda v: spans_lines.get(v, False))
 
 
 def _spans_lines(v: Value) -> bool:
