@@ -1,7 +1,8 @@
 """A writing run formats only ``groups`` when the rest of the policy is as tailjit last wrote it.
 
-`canonical_policy(rendered, like=live)` must give the very text that formatting the whole rendered policy
-gives, for every real policy of the corpus, and fall back to formatting the whole wherever it cannot tell.
+Where the live policy is the rendered one outside the value of ``groups`` (`groups_of_same`), only that value is
+formatted, and only it is parsed in the live policy: the text written and the plan must be exactly what formatting
+and parsing everything give, for every real policy of the corpus, falling back to that wherever it cannot tell.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from reconciler import hujson
 from reconciler.core.config import Target
 from reconciler.core.grants import GrantStatus
 from reconciler.core.plan import make_plan
-from reconciler.core.policy import Policy, _format_groups_only, canonical_policy, split_header
+from reconciler.core.policy import Policy, canonical_policy, groups_of_same, split_header
 from reconciler.core.render import render_policy
 from reconciler.hujson.format import _format_any_extra, _format_extra
 from tests.support import corpus
@@ -37,11 +38,14 @@ def written(base: bytes, targets: dict[str, Target], statuses: list[GrantStatus]
 
 def both_ways(base: bytes, targets: dict[str, Target], statuses: list[GrantStatus],
               live: Policy) -> tuple[bytes, bytes, bool]:
-    """The text formatted whole, the text formatted with ``like=live``, and whether only groups were."""
+    """The text formatted whole, the text as a plan against ``live`` makes it, and whether only groups were."""
     whole = canonical_policy(render_policy(base, targets, statuses)).text
     rendered = render_policy(base, targets, statuses)
-    shortcut = _format_groups_only(rendered, rendered.tree, live) is not None
-    return whole, canonical_policy(render_policy(base, targets, statuses), like=live).text, shortcut
+    shortcut = groups_of_same(live, rendered) is not None
+    plan = make_plan(live, rendered, targets)
+    full = make_plan(Policy(live.text), Policy(rendered.text), targets)  # no shortcut: everything parsed
+    assert plan.data == full.data and plan.live_data == full.live_data
+    return whole, plan.proposed, shortcut
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES)
@@ -87,8 +91,20 @@ def test_a_scheduled_run_formats_only_groups_and_writes_what_formatting_all_woul
     live = written(BASE, TARGETS, grants("alice@example.com"))
     whole, text, shortcut = both_ways(BASE, TARGETS, grants("bob@example.com", "carol@example.com"), live)
     assert shortcut and text == whole
-    plan = make_plan(live, render_policy(BASE, TARGETS, grants("bob@example.com", "carol@example.com")), TARGETS)
-    assert plan.proposed == whole
+    found = groups_of_same(live, render_policy(BASE, TARGETS, grants("bob@example.com")))
+    assert found is not None and found.to_python() == live.data["groups"]
+
+
+@pytest.mark.parametrize("edit", [
+    (b'\n\t"acls": [', b' "x": {},\n\t"acls": ['),        # a member more after groups
+    (b'\n\t"acls": [', b'\n\t"x": 1,\n\t"acls": ['),    # ... on a line of its own
+    (b'\n\t"acls": [', b' /* c */\n\t"acls": ['),        # a comment after the comma
+])
+def test_a_live_policy_that_differs_around_groups_is_parsed_whole(edit: tuple[bytes, bytes]) -> None:
+    live = written(BASE, TARGETS, grants("alice@example.com"))
+    edited = Policy(live.text.replace(*edit))
+    assert edited.text != live.text
+    assert groups_of_same(edited, render_policy(BASE, TARGETS, grants("bob@example.com"))) is None
 
 
 @pytest.mark.parametrize("edit", [
@@ -125,8 +141,7 @@ def test_a_live_policy_with_two_groups_or_none_is_formatted_whole() -> None:
     twice = Policy(live.text.replace(b'\t"acls": [', b'\t"groups": {},\n\t"acls": ['))
     broken = Policy(live.text + b"{")
     for bad in (twice, broken):
-        rendered = render_policy(BASE, TARGETS, grants("bob@example.com"))
-        assert _format_groups_only(rendered, rendered.tree, bad) is None
+        assert groups_of_same(bad, render_policy(BASE, TARGETS, grants("bob@example.com"))) is None
 
 
 @pytest.mark.parametrize("extra", [

@@ -38,6 +38,8 @@ from reconciler.core.policy import (
     body_digest,
     canonical,
     canonical_policy,
+    groups_of_same,
+    groups_tree,
     header_of,
     insert_header,
     parse_policy,
@@ -208,8 +210,10 @@ def make_plan(live: bytes | Policy, rendered: bytes | Policy, targets: Mapping[s
     # The common case, a converged tailnet holding what tailjit wrote: no formatting at all.
     if as_written and live_body == rendered_body:
         return _describe(live_policy, rendered_policy, live_policy, target_groups)
-    # Granting and revoking change only the groups: with the rest as tailjit wrote it, only they are formatted.
-    desired = canonical_policy(rendered_policy, like=live_policy if as_written else None)
+    # Granting and revoking change only the groups: with the rest as tailjit wrote it, only they are formatted,
+    # and only they are parsed in the live policy.
+    live_groups = groups_of_same(live_policy, rendered_policy) if as_written else None
+    desired = canonical_policy(rendered_policy, rest_canonical=live_groups is not None)
     _, desired_body = split_header(desired.text)
     live_canonical: bytes | None
     if as_written:
@@ -220,7 +224,8 @@ def make_plan(live: bytes | Policy, rendered: bytes | Policy, targets: Mapping[s
     if managed and live_canonical == desired_body:  # the server changed the layout only: nothing to write
         return _describe(live_policy, desired, live_policy, target_groups)
     if managed or force:
-        return _describe(live_policy, desired, desired, target_groups, forced=force and not managed)
+        return _describe(live_policy, desired, desired, target_groups, forced=force and not managed,
+                         live_groups=live_groups)
     if live_canonical == desired_body:  # no header, but what git renders: adopt it (write the header)
         return _describe(live_policy, desired, desired, target_groups, adopted=True)
     patched = patch_target_groups(live_body, desired, target_groups)
@@ -272,16 +277,25 @@ def patch_target_groups(live_body: bytes, rendered: bytes | Policy, target_group
 
 def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_groups: set[str], *,
               created: bool = False, drift: bool = False, drift_diff: str = "", forced: bool = False,
-              adopted: bool = False, unmanaged: bool = False) -> Plan:
+              adopted: bool = False, unmanaged: bool = False, live_groups: hujson.Value | None = None) -> Plan:
+    """The plan from ``live`` to ``proposed``. ``live_groups``: the value of ``groups`` in ``live``, parsed
+    alone, where ``live`` is ``proposed`` outside it (`groups_of_same`): ``live`` is then not parsed."""
     live_text = b"" if live is None else live.text
-    live_data: JSONValue = {} if live is None else live.data
     proposed_data = proposed.data
-    live_groups, proposed_groups = _group_lists(live_data), _group_lists(proposed_data)
-    live_notes = None if live is None else NoteReader(live.tree, live_data)
+    live_data: JSONValue = {}
+    live_tree: hujson.Value | None = None
+    if live is not None and live_groups is not None and isinstance(proposed_data, dict):
+        groups = live_groups.to_python()
+        live_data = {k: groups if k == "groups" else v for k, v in proposed_data.items()}
+        live_tree = groups_tree(live_groups)
+    elif live is not None:
+        live_data, live_tree = live.data, live.tree
+    live_lists, proposed_groups = _group_lists(live_data), _group_lists(proposed_data)
+    live_notes = None if live_tree is None else NoteReader(live_tree, live_data)
     proposed_notes = NoteReader(proposed.tree, proposed_data)
-    member_changes = _member_changes(target_groups, live_groups, proposed_groups, live_notes, proposed_notes)
+    member_changes = _member_changes(target_groups, live_lists, proposed_groups, live_notes, proposed_notes)
     extensions = () if live_notes is None or live_text == proposed.text else _extensions(
-        target_groups, live_groups, proposed_groups, live_notes, proposed_notes)
+        target_groups, live_lists, proposed_groups, live_notes, proposed_notes)
     other_ops: tuple[dict[str, JSONValue], ...] = ()
     if live_data != proposed_data:
         src, dst = (_without_target_groups(x, target_groups) for x in _without_equal_members(live_data, proposed_data))
@@ -293,7 +307,7 @@ def _describe(live: Policy | None, rendered: Policy, proposed: Policy, target_gr
         live=live_text, proposed=proposed.text, drift=drift, drift_diff=drift_diff,
         created=created, member_changes=member_changes, other_changes=other_ops,
         diff=unified_diff(live_text, proposed.text, "live", "desired") if live_text != proposed.text else "",
-        existing_members=_count_permanent(live, live_groups, target_groups),
+        existing_members=_count_permanent(live_tree, live_lists, target_groups),
         existing_entries=_count_entries(live_data),
         changed_entries=len({_entry_of(op["path"]) for op in other_ops}), forced=forced,
         adopted=adopted, unmanaged=unmanaged,
@@ -404,11 +418,11 @@ def _without_target_groups(data: JSONValue, target_groups: set[str]) -> JSONValu
     return trimmed
 
 
-def _count_permanent(live: Policy | None, groups: dict[str, list[str]], target_groups: set[str]) -> int:
-    """Members of the live policy's groups (``groups``: `_group_lists` of its data) that tailjit did not add
-    (those carry no member note)."""
+def _count_permanent(live: hujson.Value | None, groups: dict[str, list[str]], target_groups: set[str]) -> int:
+    """Members of the live policy's groups (``groups``: `_group_lists` of its data; ``live``: its tree, or one
+    of its groups) that tailjit did not add (those carry no member note)."""
     total = sum(len(members) for members in groups.values())
-    return total if live is None else total - count_noted(live.tree, sorted(target_groups))
+    return total if live is None else total - count_noted(live, sorted(target_groups))
 
 
 def _count_entries(data: JSONValue) -> int:

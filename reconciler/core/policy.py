@@ -245,22 +245,22 @@ class Policy:
         return f"Policy({self.path!r}, {len(self.text)} bytes)"
 
 
-def canonical_policy(policy: Policy, like: Policy | None = None) -> Policy:
+def canonical_policy(policy: Policy, *, rest_canonical: bool = False) -> Policy:
     """``policy`` as tailjit writes it: its body in canonical form, under the header carrying its digest.
 
     The formatting is done on ``policy``'s own tree, which ``policy`` gives up (it parses its text again
     if asked for its tree later): copying a 2 MiB tree costs as much as parsing it. The plain data is the
     same and is carried over when it was already made.
 
-    ``like`` is a text tailjit wrote, whose header matches its body (the live policy of a managed
-    tailnet), so its body is canonical. Where ``policy`` is byte for byte the same as ``like`` outside the
-    value of ``groups``, only that value is formatted (`hujson.format_member`): the same text as
-    formatting the whole, for a fraction of the work when a scheduled run grants and revokes.
+    ``rest_canonical`` says that everything outside the value of ``groups`` is canonical already: the
+    caller found it byte for byte in a text tailjit wrote (`groups_of_same`). Then only that value is
+    formatted (`hujson.format_member`): the same text as formatting the whole, for a fraction of the work
+    when a scheduled run grants and revokes.
     """
     tree = policy.tree
     policy._tree = None
     tree.before = split_header(tree.before)[1]
-    body = _format_groups_only(policy, tree, like) if like is not None else None
+    body = _format_groups_only(policy, tree) if rest_canonical else None
     if body is None:
         tree.format()
         body = tree.pack()
@@ -275,27 +275,51 @@ def canonical_policy(policy: Policy, like: Policy | None = None) -> Policy:
 _MARK = hujson.Literal(b'"\x00tailjit:groups\x00"')
 
 
-def _format_groups_only(policy: Policy, tree: hujson.Value, like: Policy) -> bytes | None:
-    """``policy``'s body formatted, by formatting only the value of ``groups`` in ``tree`` (``policy``'s parse,
-    header aside), when the rest is the same bytes as in ``like``'s canonical body; None, with ``tree``
-    unchanged, when it is not."""
+def _format_groups_only(policy: Policy, tree: hujson.Value) -> bytes | None:
+    """``policy``'s body formatted by formatting only the value of ``groups`` in ``tree`` (``policy``'s parse,
+    header aside); None, with ``tree`` unchanged, where `hujson.format_member` cannot tell."""
     _, body = split_header(policy.text)
-    _, like_body = split_header(like.text)
-    try:
-        like_tree = like.tree
-    except PolicyError:
-        return None
     member = single_groups(tree)
-    theirs = groups_span(like_tree, like_body)
-    mine = policy.groups_at or (groups_span(tree, body) or (None, 0, 0))[1:]
-    if member is None or theirs is None or mine[0] == mine[1]:
+    at = policy.groups_at or (groups_span(tree, body) or (None, 0, 0))[1:]
+    if member is None or at[0] == at[1] or not hujson.format_member(tree, member):
         return None
-    (start, end), (like_start, like_end) = mine, theirs[1:]
-    if body[:start] != like_body[:like_start] or body[end:] != like_body[like_end:]:
+    return body[:at[0]] + hujson.Value(member.value.value).pack() + body[at[1]:]
+
+
+def groups_of_same(live: Policy, rendered: Policy) -> hujson.Value | None:
+    """The value of ``groups`` in ``live``, parsed alone, when ``live``'s body is ``rendered``'s byte for byte
+    outside that value; None when it is not, or where that cannot be told without parsing all of ``live``.
+
+    The bytes before the value are ``rendered``'s up to where its parser reads the value of ``groups`` (after
+    the colon and the whitespace or comments that follow); the same bytes are read the same way in ``live``,
+    up to the same bracket. What follows in ``live`` is a whole value on its own, ending with its closing
+    bracket, and then ``rendered``'s bytes after its value, which its parser reads from the same point. So
+    ``live`` parses as ``rendered`` does around ``groups``, and that value is its ``groups``: only it is parsed.
+    """
+    if rendered.groups_at is None:
         return None
-    if not hujson.format_member(tree, member):
+    _, body = split_header(rendered.text)
+    _, live_body = split_header(live.text)
+    start, end = rendered.groups_at
+    stop = len(live_body) - (len(body) - end)
+    if stop - start < 2 or live_body[:start] != body[:start] or live_body[stop:] != body[end:]:
         return None
-    return body[:start] + hujson.Value(member.value.value).pack() + body[end:]
+    own = live_body[start:stop]
+    if own[:1] != body[start:start + 1] or own[-1:] != body[end - 1:end]:
+        return None
+    try:
+        value = hujson.parse(own)
+    except hujson.HuJSONError:
+        return None
+    if value.before or value.after or isinstance(value.value, hujson.Literal):
+        return None
+    return value
+
+
+def groups_tree(groups: hujson.Value) -> hujson.Value:
+    """A policy tree holding only ``groups`` (what the member notes are read from)."""
+    name = hujson.Value(hujson.Literal(b'"groups"'))
+    return hujson.Value(hujson.Object([hujson.Member(name, groups)]))
 
 
 def single_groups(tree: hujson.Value) -> hujson.Member | None:
