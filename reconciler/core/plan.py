@@ -397,6 +397,8 @@ def _without_equal_members(src: JSONValue, dst: JSONValue) -> tuple[JSONValue, J
     for key, value in src.items():
         if key not in dst:
             kept_src[key] = value
+        elif value is dst[key]:  # one object on both sides (the live data shares what is outside the groups)
+            continue
         elif value != dst[key] or _json_text(value) != _json_text(dst[key]):  # unequal data: unequal JSON
             kept_src[key], kept_dst[key] = _without_equal_members(value, dst[key])
     for key, value in dst.items():
