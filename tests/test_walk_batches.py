@@ -128,3 +128,10 @@ def test_a_damaged_tree_in_the_grants_folder_is_a_git_error_saying_so(tmp_path: 
         merge_times(Path(b.repo.path).parent, [grant(f"{G}/prod/a.yaml")], now=NOW)
     assert f"tree {damaged} (staging) is not a list of entries" in raised.value.message
     assert "git fsck" in (raised.value.hint or "")
+
+
+def test_the_files_of_a_folder_are_those_a_change_from_nothing_names(tmp_path: Path) -> None:
+    b = random_history(tmp_path / "repo", 7, steps=120)
+    for _, folder in folder_pairs(b.repo)[:40]:
+        if folder is not None:
+            assert TreeReader(b.repo).paths(folder) == {c.path for c in TreeReader(b.repo).changes(None, folder)}

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pygit2
 
@@ -107,9 +108,9 @@ def subtree_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
     return entry.id if entry.type_str == "tree" else None
 
 
-@dataclass(frozen=True)
-class Birth:
-    """The commit from which on a file has been on the branch (through edits and renames)."""
+class Birth(NamedTuple):
+    """The commit from which on a file has been on the branch (through edits and renames). A named tuple: a
+    resumed walk makes one per file from the record, and a frozen dataclass costs three times as much."""
 
     path: str
     commit: pygit2.Oid
@@ -184,7 +185,7 @@ def walk_births(repo: pygit2.Repository, tip: pygit2.Oid, folder: str, paths: It
     reader = TreeReader(repo)
     commit = repo[tip].peel(pygit2.Commit)
     folder_id = subtree_id(commit.tree, folder)
-    present = {c.path for c in reader.changes(None, folder_id)} if folder_id is not None else set()
+    present = reader.paths(folder_id) if folder_id is not None else set()
     # tracking: the file's path (relative to folder) in the commit being looked at -> path at tip
     tracking: dict[str, str] = {}
     for path in (paths if paths is not None else (cut + p for p in present)):

@@ -209,6 +209,29 @@ class TreeReader:
                 out.append(Change(Status.ADDED, child, child, None, pygit2.Oid(raw=now[1])))
 
 
+    def paths(self, oid: pygit2.Oid) -> set[str]:
+        """The path (relative to the folder) of every file below the folder ``oid``: what `changes` from
+        nothing would name, without making a `Change` of each."""
+        found: set[str] = set()
+        stack = [("", oid.raw)]
+        while stack:
+            path, tree = stack.pop()
+            raw = self.raw(path, tree)
+            prefix = f"{path}/" if path else ""
+            pos = 0
+            for m in _ENTRY.finditer(raw):
+                if m.start() != pos:
+                    break
+                pos = m.end()
+                mode, name, entry = m.groups()
+                if mode == _TREE_MODE:
+                    stack.append((prefix + _text(name), entry))
+                elif mode != _GITLINK_MODE:
+                    found.add(prefix + _text(name))
+            if pos != len(raw):
+                raise _corrupt(tree, path, "is not a list of entries")
+        return found
+
     def _list(self, path: str, oid: bytes, out: list[Change]) -> None:
         """Append every file below the folder ``oid`` at ``path`` to ``out``, as added."""
         raw = self.raw(path, oid)
