@@ -212,28 +212,30 @@ class TreeReader:
     def paths(self, oid: pygit2.Oid) -> set[str]:
         """The path (relative to the folder) of every file below the folder ``oid``: what `changes` from
         nothing would name, without making a `Change` of each."""
-        found: set[str] = set()
-        stack = [("", oid.raw)]
-        while stack:
-            path, tree = stack.pop()
-            raw = self.raw(path, tree)
-            prefix = f"{path}/" if path else ""
-            pos = 0
-            for m in _ENTRY.finditer(raw):
-                if m.start() != pos:
-                    break
-                pos = m.end()
-                mode, name, entry = m.groups()
-                if mode == _TREE_MODE:
-                    stack.append((prefix + _text(name), entry))
-                elif mode != _GITLINK_MODE:
-                    found.add(prefix + _text(name))
-            if pos != len(raw):
-                raise _corrupt(tree, path, "is not a list of entries")
-        return found
+        return {path for path, _ in self._files("", oid.raw)}
 
     def _list(self, path: str, oid: bytes, out: list[Change]) -> None:
         """Append every file below the folder ``oid`` at ``path`` to ``out``, as added."""
+        out.extend(Change(Status.ADDED, child, child, None, pygit2.Oid(raw=entry))
+                   for child, entry in self._files(path, oid))
+
+    def _files(self, path: str, oid: bytes) -> Iterator[tuple[str, bytes]]:
+        """``(path, raw blob id)`` of every file below the folder ``oid`` at ``path``, in tree order; without
+        recursion, so that no nesting of folders can exhaust Python's stack."""
+        stack = [self._entries(path, oid)]
+        while stack:
+            for mode, child, entry in stack[-1]:
+                if mode == _TREE_MODE:
+                    stack.append(self._entries(child, entry))
+                    break
+                if mode != _GITLINK_MODE:
+                    yield child, entry
+            else:
+                stack.pop()
+
+    def _entries(self, path: str, oid: bytes) -> Iterator[tuple[bytes, str, bytes]]:
+        """``(mode, path, raw id)`` of each entry of the folder ``oid`` at ``path``; a tree object that is not
+        a list of entries is a `GitError` once its entries are read."""
         raw = self.raw(path, oid)
         prefix = f"{path}/" if path else ""
         pos = 0
@@ -241,12 +243,7 @@ class TreeReader:
             if m.start() != pos:
                 break
             pos = m.end()
-            mode, name, entry = m.groups()
-            child = prefix + _text(name)
-            if mode == _TREE_MODE:
-                self._list(child, entry, out)
-            elif mode != _GITLINK_MODE:
-                out.append(Change(Status.ADDED, child, child, None, pygit2.Oid(raw=entry)))
+            yield m.group(1), prefix + _text(m.group(2)), m.group(3)
         if pos != len(raw):
             raise _corrupt(oid, path, "is not a list of entries")
 
