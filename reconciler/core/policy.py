@@ -279,11 +279,15 @@ def _format_groups_only(policy: Policy, tree: hujson.Value) -> bytes | None:
     """``policy``'s body formatted by formatting only the value of ``groups`` in ``tree`` (``policy``'s parse,
     header aside); None, with ``tree`` unchanged, where `hujson.format_member` cannot tell."""
     _, body = split_header(policy.text)
-    member = single_groups(tree)
-    at = policy.groups_at or (groups_span(tree, body) or (None, 0, 0))[1:]
-    if member is None or at[0] == at[1] or not hujson.format_member(tree, member):
+    if policy.groups_at is not None:
+        member, (start, end) = single_groups(tree), policy.groups_at
+    elif (span := groups_span(tree, body)) is not None:
+        member, start, end = span
+    else:
         return None
-    return body[:at[0]] + hujson.Value(member.value.value).pack() + body[at[1]:]
+    if member is None or not hujson.format_member(tree, member):
+        return None
+    return body[:start] + hujson.Value(member.value.value).pack() + body[end:]
 
 
 def groups_of_same(live: Policy, rendered: Policy) -> hujson.Value | None:
