@@ -131,10 +131,7 @@ class TailscaleBackend(Backend):
         if key_id is None:
             return None
         path = f"/api/v2/tailnet/-/keys/{quote(key_id, safe='')}"
-        response = self._send("GET", path, f"GET {path}", headers={"Accept": "application/json"})
-        if response.status_code != 200:
-            raise self._failure(response, f"GET {path}", write=False)
-        body = _json(response)
+        body = self._get_json(path)
         expires = body.get("expires") if isinstance(body, dict) else None
         if not isinstance(expires, str):
             raise BackendError(f"GET {path} answered without an expiry")
@@ -147,17 +144,22 @@ class TailscaleBackend(Backend):
         """The tailnet's users (``GET …/users``). A refusal is a `CredentialError` (the credential may not
         read users: ``users:read``); any other failure a `BackendError`."""
         path = f"/api/v2/tailnet/{quote(self.tailnet, safe='')}/users"
-        response = self._send("GET", path, f"GET {path}", headers={"Accept": "application/json"})
-        if response.status_code in (401, 403, 404):
-            raise CredentialError(f"GET {path} was refused (HTTP {response.status_code})")
-        if response.status_code != 200:
-            raise self._failure(response, f"GET {path}", write=False)
-        body = _json(response)
+        body = self._get_json(path, refusal_is_credential=True)
         entries = body.get("users") if isinstance(body, dict) else None
         if not isinstance(entries, list):
             raise BackendError(f"GET {path} answered without a \"users\" list")
         return [TailnetUser(str(e["loginName"]), str(e.get("status") or "active")) for e in entries
                 if isinstance(e, dict) and isinstance(e.get("loginName"), str)]
+
+    def _get_json(self, path: str, *, refusal_is_credential: bool = False) -> Any:
+        """The JSON answer of ``GET path``; any answer but 200 is a `BackendError`, or with
+        ``refusal_is_credential`` a refusal (401, 403, 404) is a `CredentialError`."""
+        response = self._send("GET", path, f"GET {path}", headers={"Accept": "application/json"})
+        if refusal_is_credential and response.status_code in (401, 403, 404):
+            raise CredentialError(f"GET {path} was refused (HTTP {response.status_code})")
+        if response.status_code != 200:
+            raise self._failure(response, f"GET {path}", write=False)
+        return _json(response)
 
     def _send(self, method: str, path: str, what: str, *, headers: Mapping[str, str],
               content: bytes | None = None) -> httpx.Response:
