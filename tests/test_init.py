@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from reconciler import __version__
 from reconciler.core.policy import canonical, with_header
 from tests.support.access import Result
 from tests.support.fake_tailscale import READ, serve
+from tests.support.linters import linter
 
 TARGETS = ("--target", "prod=group:prod:8h", "--target", "staging=staging:7d")
 WRITTEN = {".github/CODEOWNERS", ".github/workflows/apply.yml", ".github/workflows/approvals.yml", ".github/workflows/plan.yml",
@@ -196,12 +196,11 @@ def test_from_tailnet_without_a_credential_says_what_to_set(tmp_path: Path, run_
 
 def test_the_generated_workflows_pass_actionlint_and_zizmor(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
     assert run_cli("init", str(tmp_path), *TARGETS, "--action", f"example/tailjit@{SHA}").code == 0
-    if shutil.which("actionlint") is None or shutil.which("zizmor") is None:
-        pytest.fail("actionlint and zizmor come with the test extra: pip install -e '.[test]'")
+    actionlint_path, zizmor_path = linter("actionlint"), linter("zizmor")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    lint = subprocess.run(["actionlint"], capture_output=True, text=True, cwd=tmp_path)
+    lint = subprocess.run([actionlint_path], capture_output=True, text=True, cwd=tmp_path)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    zizmor = subprocess.run(["zizmor", "--offline", "--persona=pedantic", "--no-progress", ".github/workflows"],
+    zizmor = subprocess.run([zizmor_path, "--offline", "--persona=pedantic", "--no-progress", ".github/workflows"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     assert "No findings to report" in zizmor.stdout

@@ -8,7 +8,6 @@ them), and this repository's own CI and release workflows. Both, and ``action.ym
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import yaml
 
 from reconciler import __version__
 from reconciler.repo.scaffold import TEMPLATE_PIN, render_workflow, workflow_templates
+from tests.support.linters import linter
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / ".github" / "workflows"
@@ -268,16 +268,15 @@ def test_the_action_installs_from_its_own_checkout_and_runs_one_command() -> Non
 def test_linters_report_nothing(tmp_path: Path) -> None:
     """actionlint and zizmor (pedantic, offline) on this repository's workflows, the action, the templates as
     shipped and the workflows as init renders them."""
-    if shutil.which("actionlint") is None or shutil.which("zizmor") is None:
-        pytest.fail("actionlint and zizmor come with the test extra: pip install -e '.[test]'")
+    actionlint_path, zizmor_path = linter("actionlint"), linter("zizmor")
     rendered = tmp_path / ".github" / "workflows"
     rendered.mkdir(parents=True)
     for name, text in RENDERED.items():
         (rendered / name).write_text(text)
     files = [*sorted(OWN.glob("*.yml")), *sorted(TEMPLATES.glob("*.yml")), *sorted(rendered.glob("*.yml"))]
-    lint = subprocess.run(["actionlint", *map(str, files)], capture_output=True, text=True, cwd=ROOT)
+    lint = subprocess.run([actionlint_path, *map(str, files)], capture_output=True, text=True, cwd=ROOT)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    zizmor = subprocess.run(["zizmor", "--offline", "--persona=pedantic", "--no-progress",
+    zizmor = subprocess.run([zizmor_path, "--offline", "--persona=pedantic", "--no-progress",
                              str(ROOT / "action.yml"), *map(str, files)], capture_output=True, text=True, cwd=ROOT)
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
     assert "No findings to report" in zizmor.stdout
